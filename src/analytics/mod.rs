@@ -1,0 +1,10 @@
+//! Analytics: pure functions of stored data. Per-minute buckets are built here as events
+//! arrive, and window summaries are computed here from what the store returns.
+
+pub mod buckets;
+pub mod summary;
+pub mod window;
+
+pub use buckets::{BucketKey, BucketTotals, MinuteBuckets};
+pub use summary::{CoinTotals, Largest, Summary, SummaryInput, WindowRow, summarize};
+pub use window::{MinuteRange, Window};

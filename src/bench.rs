@@ -1,0 +1,201 @@
+//! `liqbot bench`: throughput and latency figures, measured on the machine it runs on.
+//!
+//! - `parse`: frames in each venue's wire format (from the simulator) parsed, normalised and
+//!   aggregated into minute buckets on one core, in events per second.
+//! - `query`: a store filled with days of history, then the 24h summary query timed.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use crate::analytics::{MinuteBuckets, Window};
+use crate::model::{Exchange, Liquidation, Side};
+use crate::rng::SplitMix64;
+use crate::sim::market::{Market, SimFeed, okx_instrument_map, okx_instruments};
+use crate::sources::binance::{self, BinanceParser};
+use crate::sources::bybit::{self, BybitContract, BybitParser};
+use crate::sources::okx::{self, OkxParser};
+use crate::sources::{FrameError, Parsed};
+use crate::store::{SqlStore, Store, window_summary};
+
+/// A venue's frame parser.
+type ParseFn<'a> = dyn Fn(&str) -> Result<Parsed, FrameError> + 'a;
+
+/// Median and 99th percentile of a set of samples.
+#[must_use]
+pub fn median_p99(mut samples: Vec<Duration>) -> (Duration, Duration) {
+    samples.sort();
+    if samples.is_empty() {
+        return (Duration::ZERO, Duration::ZERO);
+    }
+    let p99 = ((samples.len() * 99).div_ceil(100)).saturating_sub(1);
+    (samples[samples.len() / 2], samples[p99])
+}
+
+/// Frames of one venue for `events` simulated liquidations (at least), as the venue sends them.
+fn frames(feed: SimFeed, events: usize) -> Vec<String> {
+    let okx_map = okx_instrument_map();
+    let mut market = Market::new(11, 0);
+    let mut out = Vec::with_capacity(events);
+    let mut t = 0;
+    while out.len() < events {
+        t += 3_600_000;
+        for (f, e) in market.advance_to(t) {
+            if f != feed {
+                continue;
+            }
+            out.push(match feed {
+                SimFeed::Binance => binance::encode(&e),
+                SimFeed::BybitLinear => {
+                    bybit::encode(BybitContract::Linear, &e.symbol, std::slice::from_ref(&e))
+                }
+                SimFeed::BybitInverse => {
+                    bybit::encode(BybitContract::Inverse, &e.symbol, std::slice::from_ref(&e))
+                }
+                SimFeed::Okx => okx::encode(std::slice::from_ref(&e), &okx_map),
+            });
+        }
+    }
+    out.truncate(events);
+    out
+}
+
+/// Parses and aggregates `frames`, returning (events, seconds).
+fn parse_and_aggregate(
+    frames: &[String],
+    parse: &dyn Fn(&str) -> Result<Parsed, FrameError>,
+) -> (u64, f64) {
+    let start = Instant::now();
+    let mut buckets = MinuteBuckets::new();
+    let mut n = 0u64;
+    for f in frames {
+        if let Ok(parsed) = parse(f) {
+            for e in &parsed.events {
+                buckets.record(e);
+                n += 1;
+            }
+        }
+    }
+    std::hint::black_box(&buckets);
+    (n, start.elapsed().as_secs_f64())
+}
+
+/// Runs the parse benchmark for each venue and returns the report.
+#[must_use]
+pub fn parse_report(events: usize, runs: usize) -> String {
+    let bybit_parser = BybitParser::new(BybitContract::Linear);
+    let okx_parser = OkxParser::from_list(okx_instruments());
+    let venues: [(&str, SimFeed, &ParseFn<'_>); 3] = [
+        ("binance", SimFeed::Binance, &|t| BinanceParser.parse(t)),
+        ("bybit", SimFeed::BybitLinear, &|t| bybit_parser.parse(t)),
+        ("okx", SimFeed::Okx, &|t| okx_parser.parse(t)),
+    ];
+    let mut out = format!(
+        "parse + normalise + aggregate, one core, {events} frames, median of {runs} runs\n"
+    );
+    for (name, feed, parse) in venues {
+        let frames = frames(feed, events);
+        let mut rates: Vec<f64> = (0..runs)
+            .map(|_| {
+                let (n, secs) = parse_and_aggregate(&frames, parse);
+                n as f64 / secs
+            })
+            .collect();
+        rates.sort_by(f64::total_cmp);
+        let median = rates[rates.len() / 2];
+        out.push_str(&format!(
+            "  {name:8} {median:>12.0} events/s (min {:.0}, max {:.0})\n",
+            rates[0],
+            rates[rates.len() - 1]
+        ));
+    }
+    out
+}
+
+/// Synthetic history: `events` liquidations spread evenly over `days` days before `now_ms`, on
+/// the three venues and twenty symbols.
+fn history(events: usize, days: i64, now_ms: i64) -> impl Iterator<Item = Liquidation> {
+    let coins = [
+        "BTC", "ETH", "SOL", "XRP", "DOGE", "BNB", "ADA", "AVAX", "LINK", "TON", "SUI", "PEPE",
+        "WIF", "LTC", "DOT", "TRX", "NEAR", "APT", "ARB", "OP",
+    ];
+    let span = days * 86_400_000;
+    let mut rng = SplitMix64::new(5);
+    (0..events).map(move |i| {
+        let base = coins[rng.below(coins.len())];
+        let exchange = Exchange::ALL[rng.below(3)];
+        let symbol = match exchange {
+            Exchange::Okx => format!("{base}-USDT-SWAP"),
+            _ => format!("{base}USDT"),
+        };
+        let usd = (500.0 / rng.next_f64().max(1e-9).powf(1.0 / 1.3)).min(2e7);
+        let offset = i64::try_from(i).unwrap_or(0) * span / i64::try_from(events).unwrap_or(1);
+        Liquidation {
+            exchange,
+            symbol,
+            base: base.to_owned(),
+            quote: "USDT".to_owned(),
+            side: if rng.next_f64() < 0.6 {
+                Side::Long
+            } else {
+                Side::Short
+            },
+            price: 100.0,
+            quantity: usd / 100.0,
+            usd,
+            ts_ms: now_ms - span + offset,
+        }
+    })
+}
+
+/// Fills a store at `url` with history and times the 24h summary query.
+pub async fn query_report(
+    url: &str,
+    events: usize,
+    days: i64,
+    queries: usize,
+) -> anyhow::Result<String> {
+    let store = SqlStore::open(url)
+        .await
+        .context("opening the bench store")?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let have = store.event_count().await?;
+    let mut out = String::new();
+    if usize::try_from(have).unwrap_or(0) < events {
+        let start = Instant::now();
+        let mut batch = Vec::with_capacity(10_000);
+        for e in history(events, days, now) {
+            batch.push(e);
+            if batch.len() == 10_000 {
+                store.insert_batch(&batch).await?;
+                batch.clear();
+            }
+        }
+        store.insert_batch(&batch).await?;
+        let secs = start.elapsed().as_secs_f64();
+        out.push_str(&format!(
+            "{}: stored {events} events over {days} days in {secs:.1}s ({:.0} events/s, batches of 10,000)\n",
+            store.backend_name(),
+            events as f64 / secs
+        ));
+    }
+    let mut samples = Vec::with_capacity(queries);
+    for i in 0..queries {
+        // Shift the window end a little each time, so no two queries are the same.
+        let at = now - i64::try_from(i).unwrap_or(0) * 7_000;
+        let t = Instant::now();
+        let summary = window_summary(&store, Window::H24, None, at, 5).await?;
+        samples.push(t.elapsed());
+        std::hint::black_box(summary);
+    }
+    let (median, p99) = median_p99(samples);
+    out.push_str(&format!(
+        "{}: 24h summary over {} stored events: median {:.2} ms, p99 {:.2} ms ({queries} queries)\n",
+        store.backend_name(),
+        store.event_count().await?,
+        median.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3
+    ));
+    store.close().await;
+    Ok(out)
+}

@@ -1,0 +1,312 @@
+//! Checks that need more than a type: ranges, URL schemes, known window names. An [`Issue`]
+//! names a key; [`Provenance`] turns it into an error that points at where the value was set.
+
+use std::path::PathBuf;
+
+use super::Config;
+use super::error::ConfigError;
+use super::parse::key_line;
+use super::sections::SUMMARY_WINDOWS;
+
+/// One failed check.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Issue {
+    /// Dotted path of the offending key.
+    pub(crate) key: String,
+    /// Another key the problem can be blamed on when `key` was never set (cross-key checks).
+    pub(crate) related: Option<String>,
+    /// What is wrong and what is allowed.
+    pub(crate) message: String,
+}
+
+impl Issue {
+    fn new(key: &str, message: impl Into<String>) -> Self {
+        Self {
+            key: key.to_owned(),
+            related: None,
+            message: message.into(),
+        }
+    }
+}
+
+const DATABASE_SCHEMES: [&str; 3] = ["sqlite://", "postgres://", "postgresql://"];
+const WS_SCHEMES: [&str; 2] = ["wss://", "ws://"];
+const HTTP_SCHEMES: [&str; 2] = ["https://", "http://"];
+
+/// Returns the first problem in `config`, checking keys in file order.
+pub(crate) fn validate(config: &Config) -> Result<(), Issue> {
+    let store = &config.store;
+    database_url(&store.url)?;
+    at_least_one("store.retention_days", u64::from(store.retention_days))?;
+    at_least_one("store.batch_size", widen(store.batch_size))?;
+
+    let sources = &config.sources;
+    at_least_one("sources.reconnect_initial_ms", sources.reconnect_initial_ms)?;
+    if sources.reconnect_max_ms < sources.reconnect_initial_ms {
+        return Err(Issue {
+            related: Some("sources.reconnect_initial_ms".to_owned()),
+            ..Issue::new(
+                "sources.reconnect_max_ms",
+                format!(
+                    "reconnect_max_ms ({}) is less than reconnect_initial_ms ({}); the backoff cap \
+                     must be at least the first delay",
+                    sources.reconnect_max_ms, sources.reconnect_initial_ms
+                ),
+            )
+        });
+    }
+    at_least_one("sources.idle_timeout_secs", sources.idle_timeout_secs)?;
+    at_least_one("sources.connect_timeout_secs", sources.connect_timeout_secs)?;
+
+    let binance = &sources.binance;
+    url("sources.binance.ws_url", &binance.ws_url, &WS_SCHEMES)?;
+    url("sources.binance.rest_url", &binance.rest_url, &HTTP_SCHEMES)?;
+
+    let bybit = &sources.bybit;
+    url("sources.bybit.ws_url", &bybit.ws_url, &WS_SCHEMES)?;
+    url("sources.bybit.rest_url", &bybit.rest_url, &HTTP_SCHEMES)?;
+    if bybit.enabled && bybit.categories.is_empty() {
+        return Err(Issue::new(
+            "sources.bybit.categories",
+            "lists no category; add \"linear\" and/or \"inverse\", or set enabled = false",
+        ));
+    }
+    for (i, symbol) in bybit.symbols.iter().enumerate() {
+        if symbol.is_empty() || symbol.contains(char::is_whitespace) {
+            return Err(Issue::new(
+                &format!("sources.bybit.symbols[{i}]"),
+                format!("{symbol:?} is not a symbol; write names like \"BTCUSDT\""),
+            ));
+        }
+    }
+    at_least_one(
+        "sources.bybit.subscribe_batch",
+        widen(bybit.subscribe_batch),
+    )?;
+    at_least_one("sources.bybit.ping_interval_secs", bybit.ping_interval_secs)?;
+
+    let okx = &sources.okx;
+    url("sources.okx.ws_url", &okx.ws_url, &WS_SCHEMES)?;
+    url("sources.okx.rest_url", &okx.rest_url, &HTTP_SCHEMES)?;
+    at_least_one("sources.okx.ping_interval_secs", okx.ping_interval_secs)?;
+
+    url(
+        "market.fear_greed.url",
+        &config.market.fear_greed.url,
+        &HTTP_SCHEMES,
+    )?;
+    url("telegram.api_url", &config.telegram.api_url, &HTTP_SCHEMES)?;
+    url("discord.api_url", &config.discord.api_url, &HTTP_SCHEMES)?;
+
+    let summary = &config.summary;
+    if !SUMMARY_WINDOWS.contains(&summary.default_window.as_str()) {
+        return Err(Issue::new(
+            "summary.default_window",
+            format!(
+                "{:?} is not a window; use one of {}",
+                summary.default_window,
+                SUMMARY_WINDOWS.join(", ")
+            ),
+        ));
+    }
+    if summary.time_zone.trim().is_empty() {
+        return Err(Issue::new(
+            "summary.time_zone",
+            "is empty; use an IANA name such as \"UTC\"",
+        ));
+    }
+    Ok(())
+}
+
+fn widen(value: usize) -> u64 {
+    u64::try_from(value).unwrap_or(u64::MAX)
+}
+
+fn at_least_one(key: &str, value: u64) -> Result<(), Issue> {
+    if value == 0 {
+        return Err(Issue::new(key, "must be at least 1"));
+    }
+    Ok(())
+}
+
+fn url(key: &str, value: &str, schemes: &[&str]) -> Result<(), Issue> {
+    let ok = schemes
+        .iter()
+        .any(|scheme| value.len() > scheme.len() && value.starts_with(scheme));
+    if ok {
+        return Ok(());
+    }
+    Err(Issue::new(
+        key,
+        format!(
+            "{value:?} must start with {} and name a host",
+            schemes.join(" or ")
+        ),
+    ))
+}
+
+/// Like [`url`], but never quotes the value: a database URL can hold a password.
+fn database_url(value: &str) -> Result<(), Issue> {
+    let ok = DATABASE_SCHEMES
+        .iter()
+        .any(|scheme| value.len() > scheme.len() && value.starts_with(scheme));
+    if ok {
+        return Ok(());
+    }
+    let got = match value.split_once("://") {
+        Some((scheme, _)) => format!("scheme `{scheme}`"),
+        None => "a value without scheme".to_owned(),
+    };
+    Err(Issue::new(
+        "store.url",
+        format!(
+            "must start with {} followed by a path or host (got {got})",
+            DATABASE_SCHEMES.join(", ")
+        ),
+    ))
+}
+
+/// Where each value came from, to blame an [`Issue`] on a file line, a variable or the
+/// secrets file.
+pub(crate) struct Provenance<'a> {
+    /// The config file's path or name.
+    pub(crate) origin: &'a str,
+    /// The config file's text.
+    pub(crate) text: &'a str,
+    /// Dotted key to the override variable that set it.
+    pub(crate) env: Vec<(String, String)>,
+    /// Who replaced `store.url`, if anyone.
+    pub(crate) database_url: Option<DatabaseUrlSource>,
+}
+
+/// The source of a `store.url` that did not come from `bot.toml`.
+pub(crate) enum DatabaseUrlSource {
+    /// `LIQBOT_DATABASE_URL`, as spelt.
+    Env(String),
+    /// `database_url` in the secrets file at this path.
+    SecretsFile(PathBuf),
+}
+
+impl Provenance<'_> {
+    /// The error for `issue`, blamed on the first of its keys that was set anywhere.
+    pub(crate) fn error(&self, issue: Issue) -> ConfigError {
+        let keys = std::iter::once(issue.key.as_str()).chain(issue.related.as_deref());
+        for key in keys {
+            if let Some(error) = self.blame(key, &issue.message) {
+                return error;
+            }
+        }
+        ConfigError::Invalid {
+            origin: self.origin.to_owned(),
+            key: issue.key,
+            line: None,
+            message: issue.message,
+        }
+    }
+
+    fn blame(&self, key: &str, message: &str) -> Option<ConfigError> {
+        if key == "store.url" {
+            match &self.database_url {
+                Some(DatabaseUrlSource::Env(var)) => {
+                    return Some(ConfigError::Env {
+                        var: var.clone(),
+                        message: message.to_owned(),
+                    });
+                }
+                Some(DatabaseUrlSource::SecretsFile(path)) => {
+                    return Some(ConfigError::Secrets {
+                        path: path.clone(),
+                        message: format!("key `database_url`: {message}"),
+                    });
+                }
+                None => {}
+            }
+        }
+        let bare_key = key.split('[').next().unwrap_or(key);
+        if let Some((_, var)) = self.env.iter().find(|(k, _)| k == bare_key) {
+            return Some(ConfigError::Env {
+                var: var.clone(),
+                message: format!("key `{key}`: {message}"),
+            });
+        }
+        key_line(self.text, key).map(|line| ConfigError::Invalid {
+            origin: self.origin.to_owned(),
+            key: key.to_owned(),
+            line: Some(line),
+            message: message.to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pretty_assertions::assert_eq;
+
+    use super::*;
+
+    #[test]
+    fn default_config_is_valid() {
+        assert_eq!(validate(&Config::default()), Ok(()));
+    }
+
+    #[test]
+    fn database_url_error_never_quotes_the_url() {
+        let mut config = Config::default();
+        config.store.url = "mysql://u:hunter2@h/db".to_owned();
+        let issue = validate(&config).unwrap_err();
+        assert_eq!(issue.key, "store.url");
+        assert!(!issue.message.contains("hunter2"), "{}", issue.message);
+        assert!(
+            issue.message.contains("scheme `mysql`"),
+            "{}",
+            issue.message
+        );
+    }
+
+    #[test]
+    fn backoff_cap_below_first_delay_is_blamed_on_the_key_that_is_set() {
+        let text = "[sources]\nreconnect_initial_ms = 100000\n";
+        let mut config = Config::default();
+        config.sources.reconnect_initial_ms = 100_000;
+        let provenance = Provenance {
+            origin: "bot.toml",
+            text,
+            env: Vec::new(),
+            database_url: None,
+        };
+        let err = provenance.error(validate(&config).unwrap_err());
+        assert_eq!(
+            err.to_string(),
+            "bot.toml:2: key `sources.reconnect_initial_ms`: reconnect_max_ms (60000) is less than \
+             reconnect_initial_ms (100000); the backoff cap must be at least the first delay"
+        );
+    }
+
+    /// A key and a change to the default config that breaks it.
+    type Breakage = (&'static str, fn(&mut Config));
+
+    #[test]
+    fn each_range_check_names_its_key() {
+        let cases: [Breakage; 6] = [
+            ("store.batch_size", |c| c.store.batch_size = 0),
+            ("store.retention_days", |c| c.store.retention_days = 0),
+            ("sources.bybit.subscribe_batch", |c| {
+                c.sources.bybit.subscribe_batch = 0
+            }),
+            ("sources.okx.ping_interval_secs", |c| {
+                c.sources.okx.ping_interval_secs = 0
+            }),
+            ("sources.bybit.categories", |c| {
+                c.sources.bybit.categories.clear()
+            }),
+            ("summary.default_window", |c| {
+                c.summary.default_window = "2h".into()
+            }),
+        ];
+        for (key, break_it) in cases {
+            let mut config = Config::default();
+            break_it(&mut config);
+            assert_eq!(validate(&config).unwrap_err().key, key);
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! The writer: collects events from every source into batches and writes them to the store.
+//!
+//! A batch is written when it reaches `batch_size` events or when `flush_interval` has passed
+//! since its first event. A failed write is retried with backoff and the batch is kept, so a
+//! database hiccup delays events but never drops them; while it retries, the bounded channel
+//! fills and the sources slow down. The writer ends when every source has dropped its sender,
+//! after writing what it holds.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{debug, error, info};
+
+use crate::model::Liquidation;
+use crate::sources::ws::Backoff;
+use crate::store::Store;
+
+/// Writer settings.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterSettings {
+    /// Events per batch.
+    pub batch_size: usize,
+    /// Longest time an event waits in a partial batch.
+    pub flush_interval: Duration,
+    /// Raw events older than this are pruned (checked hourly); `None` keeps everything.
+    pub retention: Option<Duration>,
+}
+
+/// Counters for the writer.
+#[derive(Debug, Default)]
+pub struct IngestStats {
+    /// Events received from sources.
+    pub received: AtomicU64,
+    /// Events stored for the first time.
+    pub inserted: AtomicU64,
+    /// Events already stored, skipped.
+    pub duplicates: AtomicU64,
+    /// Batches written.
+    pub batches: AtomicU64,
+    /// Failed write attempts (each retried).
+    pub write_errors: AtomicU64,
+}
+
+impl IngestStats {
+    /// Events the writer has finished with (stored or recognised as duplicates).
+    #[must_use]
+    pub fn processed(&self) -> u64 {
+        self.inserted.load(Ordering::Acquire) + self.duplicates.load(Ordering::Acquire)
+    }
+}
+
+/// Runs the writer until every sender is dropped, then writes what is left.
+pub async fn run_writer<S: Store>(
+    store: Arc<S>,
+    mut rx: mpsc::Receiver<Vec<Liquidation>>,
+    settings: WriterSettings,
+    stats: Arc<IngestStats>,
+) {
+    let mut batch: Vec<Liquidation> = Vec::with_capacity(settings.batch_size);
+    let mut deadline: Option<Instant> = None;
+    let mut next_prune = Instant::now();
+    loop {
+        let received = match deadline {
+            Some(at) => tokio::select! {
+                r = rx.recv() => r,
+                () = tokio::time::sleep_until(at) => {
+                    write(&*store, &mut batch, &stats).await;
+                    deadline = None;
+                    continue;
+                }
+            },
+            None => rx.recv().await,
+        };
+        let Some(events) = received else { break };
+        stats
+            .received
+            .fetch_add(events.len() as u64, Ordering::Relaxed);
+        batch.extend(events);
+        deadline.get_or_insert_with(|| Instant::now() + settings.flush_interval);
+        if batch.len() >= settings.batch_size {
+            write(&*store, &mut batch, &stats).await;
+            deadline = None;
+        }
+        if let Some(retention) = settings.retention
+            && Instant::now() >= next_prune
+        {
+            prune(&*store, retention).await;
+            next_prune = Instant::now() + Duration::from_secs(3600);
+        }
+    }
+    write(&*store, &mut batch, &stats).await;
+    info!(
+        inserted = stats.inserted.load(Ordering::Relaxed),
+        duplicates = stats.duplicates.load(Ordering::Relaxed),
+        "Writer finished."
+    );
+}
+
+async fn write<S: Store>(store: &S, batch: &mut Vec<Liquidation>, stats: &IngestStats) {
+    if batch.is_empty() {
+        return;
+    }
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(30));
+    loop {
+        match store.insert_batch(batch).await {
+            Ok(outcome) => {
+                stats
+                    .inserted
+                    .fetch_add(outcome.inserted as u64, Ordering::AcqRel);
+                stats
+                    .duplicates
+                    .fetch_add(outcome.duplicates as u64, Ordering::AcqRel);
+                stats.batches.fetch_add(1, Ordering::Relaxed);
+                debug!(
+                    inserted = outcome.inserted,
+                    duplicates = outcome.duplicates,
+                    "Batch written."
+                );
+                batch.clear();
+                return;
+            }
+            Err(e) => {
+                let attempt = stats.write_errors.fetch_add(1, Ordering::Relaxed) + 1;
+                let delay = backoff.next_delay();
+                error!(error = %e, attempt, events = batch.len(), delay_ms = delay.as_millis(), "Could not write a batch; keeping it and retrying.");
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+}
+
+async fn prune<S: Store>(store: &S, retention: Duration) {
+    let cutoff = chrono::Utc::now().timestamp_millis()
+        - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    match store.prune(cutoff).await {
+        Ok(n) if n > 0 => info!(deleted = n, "Pruned raw events past retention."),
+        Ok(_) => {}
+        Err(e) => error!(error = %e, "Could not prune old events."),
+    }
+}

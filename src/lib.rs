@@ -1,0 +1,20 @@
+//! liqbot: turns crypto-derivatives liquidations into posts people read.
+//!
+//! Data flows one way: [`sources`] parse exchange streams into [`model::Liquidation`]s, the
+//! [`store`] keeps them with per-minute buckets, [`analytics`] summarises windows, and the
+//! drivers (the demo today; the scheduler and chat commands later) print or post the result.
+
+pub mod analytics;
+pub mod bench;
+pub mod bot;
+pub mod config;
+pub mod demo;
+pub mod ingest;
+pub mod model;
+pub mod render;
+pub mod rng;
+pub mod sim;
+pub mod sources;
+pub mod store;
+
+pub use bot::{Bot, run};

@@ -1,0 +1,136 @@
+//! The plain-text summary: what the demo and the console print until templates arrive.
+//! Every figure comes from a [`Summary`], which comes from stored events.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+
+use super::format::{count, money, pct_signed, price, share};
+use crate::analytics::{CoinTotals, Summary};
+
+fn utc(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms).map_or_else(
+        || "?".into(),
+        |t| t.format("%a %d %b %H:%M UTC").to_string(),
+    )
+}
+
+fn split(t: &CoinTotals) -> String {
+    format!("{} (longs {})", money(t.usd), share(t.long_share()))
+}
+
+/// Renders a window summary as plain text, one fact per line.
+#[must_use]
+pub fn summary_text(s: &Summary) -> String {
+    let mut out = String::new();
+    let scope = s.coin.as_deref().unwrap_or("all coins");
+    let _ = writeln!(
+        out,
+        "Liquidations, last {} ({scope}): {} to {}",
+        s.window,
+        utc(s.start_ms),
+        utc(s.end_ms)
+    );
+    let t = &s.total;
+    if t.count == 0 {
+        let _ = writeln!(out, "No liquidations recorded in this window.");
+    } else {
+        let _ = writeln!(
+            out,
+            "Total {} in {} orders: longs {} ({}), shorts {} ({})",
+            money(t.usd),
+            count(t.count),
+            money(t.long_usd),
+            share(t.long_share()),
+            money(t.short_usd),
+            share(1.0 - t.long_share()),
+        );
+    }
+    match (s.change_pct, s.previous_usd) {
+        (Some(pct), Some(prev)) => {
+            let _ = writeln!(
+                out,
+                "Change vs the previous {}: {} (was {})",
+                s.window,
+                pct_signed(pct),
+                money(prev)
+            );
+        }
+        (None, Some(_)) => {
+            let _ = writeln!(
+                out,
+                "Change vs the previous {}: none recorded then",
+                s.window
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "Change vs the previous {}: not enough history yet",
+                s.window
+            );
+        }
+    }
+    if !s.by_exchange.is_empty() {
+        let list: Vec<String> = s
+            .by_exchange
+            .iter()
+            .map(|e| format!("{} {}", e.name, split(e)))
+            .collect();
+        let _ = writeln!(out, "By exchange: {}", list.join(" | "));
+    }
+    if !s.top_coins.is_empty() {
+        let list: Vec<String> = s
+            .top_coins
+            .iter()
+            .map(|c| format!("{} {}", c.name, split(c)))
+            .collect();
+        let more = s.coin_count.saturating_sub(s.top_coins.len());
+        let tail = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "Top coins: {}{tail}", list.join(" | "));
+    }
+    if let Some(l) = &s.largest {
+        let at = match (l.price, l.ts_ms) {
+            (Some(p), Some(ts)) => format!(" at {}, {}", price(p), utc(ts)),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "Largest: {} {} {} on {}{at}",
+            money(l.usd),
+            l.symbol,
+            l.side,
+            l.exchange
+        );
+    }
+    let c = &s.coverage;
+    match c.collected_since_ms {
+        Some(since) if !c.complete => {
+            let _ = writeln!(
+                out,
+                "Coverage: data since {} only, {}h{:02}m of the {} asked.",
+                utc(since),
+                c.covered_minutes / 60,
+                c.covered_minutes % 60,
+                s.window
+            );
+        }
+        Some(since) => {
+            let _ = writeln!(out, "Coverage: full window (data since {}).", utc(since));
+        }
+        None => {
+            let _ = writeln!(out, "Coverage: no data collected yet.");
+        }
+    }
+    if c.binance_lower_bound {
+        let _ = writeln!(
+            out,
+            "Note: Binance pushes at most one liquidation per symbol per second, so its figures are a lower bound."
+        );
+    }
+    out
+}

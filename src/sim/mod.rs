@@ -1,0 +1,9 @@
+//! The deterministic market simulator: a seeded market ([`market`]) served over each venue's
+//! real wire format on 127.0.0.1 ([`server`]). `liqbot demo`, the integration tests and the
+//! benchmarks all run the real bot against it.
+
+pub mod market;
+pub mod server;
+
+pub use market::{COINS, Market, SimFeed};
+pub use server::{SimOptions, SimServer};

@@ -1,0 +1,337 @@
+//! Bybit v5 public liquidations: the topic `allLiquidation.{symbol}`, one per symbol.
+//!
+//! Endpoints: `wss://stream.bybit.com/v5/public/linear` (USDT and USDC contracts) and
+//! `.../v5/public/inverse` (coin-margined contracts such as `BTCUSD`). There is no all-market
+//! topic, so the runner fetches the instrument list ([`fetch_instruments`]) and subscribes in
+//! batches ([`subscribe_messages`]). Bybit documents this feed as complete: every liquidation is
+//! pushed, batched every 500 ms.
+//!
+//! Sides: on this channel `S` is the side of the liquidated **position**, not of the order:
+//! `Buy` means a long was liquidated, `Sell` a short.
+//!
+//! Sizes: on linear contracts `v` is the base quantity and the notional is `v * p`; on inverse
+//! contracts `v` counts 1-USD contracts, so the notional is `v` and the base quantity `v / p`.
+//! `p` is the bankruptcy price.
+//!
+//! Entries of a frame with an unusable value are counted in [`Parsed::rejected`]; when no entry
+//! of a frame is usable, the frame is an error instead.
+
+mod instruments;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer};
+
+use super::{FrameError, Parsed, parse_decimal};
+use crate::model::{Exchange, Liquidation, Side, split_concatenated_symbol};
+
+pub use instruments::{
+    BybitInstrument, InstrumentsPage, encode_instruments, fetch_instruments, parse_instruments,
+};
+
+/// The keepalive Bybit asks clients to send every 20 seconds.
+pub const PING: &str = r#"{"op":"ping"}"#;
+
+/// The topic prefix of the liquidation channel.
+pub const TOPIC_PREFIX: &str = "allLiquidation.";
+
+/// Which kind of contract a connection carries; it decides what `v` means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BybitContract {
+    /// USDT and USDC margined contracts: `v` is the base quantity.
+    Linear,
+    /// Coin-margined contracts (`BTCUSD`): `v` is a count of 1-USD contracts.
+    Inverse,
+}
+
+impl BybitContract {
+    /// The `category` Bybit uses in URLs (`linear`, `inverse`).
+    #[must_use]
+    pub fn category(self) -> &'static str {
+        match self {
+            Self::Linear => "linear",
+            Self::Inverse => "inverse",
+        }
+    }
+}
+
+/// Parses `allLiquidation` frames of one connection into liquidations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BybitParser {
+    /// The contract kind of the connection the frames come from.
+    pub contract: BybitContract,
+    /// Base and quote by symbol, from the instrument list; symbols not in it are split by name.
+    instruments: HashMap<String, BybitInstrument>,
+}
+
+impl BybitParser {
+    /// A parser that derives base and quote from the symbol's name (`BTCUSDT` → BTC, USDT).
+    #[must_use]
+    pub fn new(contract: BybitContract) -> Self {
+        Self {
+            contract,
+            instruments: HashMap::new(),
+        }
+    }
+
+    /// A parser that takes base and quote from the venue's instrument list, falling back to the
+    /// symbol's name for symbols not in it.
+    #[must_use]
+    pub fn with_instruments<I>(contract: BybitContract, instruments: I) -> Self
+    where
+        I: IntoIterator<Item = BybitInstrument>,
+    {
+        Self {
+            contract,
+            instruments: instruments
+                .into_iter()
+                .map(|instrument| (instrument.symbol.clone(), instrument))
+                .collect(),
+        }
+    }
+
+    /// Parses one text frame. Subscription acknowledgements and pongs are control frames; a
+    /// refused request (`"success":false`) is [`FrameError::Venue`].
+    pub fn parse(&self, text: &str) -> Result<Parsed, FrameError> {
+        let frame: Frame<'_> = serde_json::from_str(text)?;
+        if frame.topic.starts_with(TOPIC_PREFIX) {
+            let entries = frame
+                .data
+                .ok_or_else(|| FrameError::Invalid(format!("{} without data", frame.topic)))?;
+            return self.collect(&entries);
+        }
+        if !frame.op.is_empty() {
+            if frame.success == Some(false) {
+                return Err(FrameError::Venue(format!(
+                    "{}: {}",
+                    frame.op, frame.ret_msg
+                )));
+            }
+            return Ok(Parsed::control());
+        }
+        if !frame.topic.is_empty() {
+            // A topic this parser does not read carries no liquidation.
+            return Ok(Parsed::control());
+        }
+        Err(FrameError::Invalid(
+            "neither a topic message nor a reply to a request".into(),
+        ))
+    }
+
+    fn collect(&self, entries: &[Entry<'_>]) -> Result<Parsed, FrameError> {
+        let mut parsed = Parsed {
+            events: Vec::with_capacity(entries.len()),
+            rejected: 0,
+        };
+        let mut first_invalid = None;
+        for entry in entries {
+            match self.to_liquidation(entry) {
+                Ok(event) => parsed.events.push(event),
+                Err(error) => {
+                    parsed.rejected += 1;
+                    first_invalid.get_or_insert(error);
+                }
+            }
+        }
+        match first_invalid {
+            Some(error) if parsed.events.is_empty() => Err(error),
+            _ => Ok(parsed),
+        }
+    }
+
+    fn to_liquidation(&self, entry: &Entry<'_>) -> Result<Liquidation, FrameError> {
+        let side = match &*entry.side {
+            "Buy" => Side::Long,
+            "Sell" => Side::Short,
+            other => return Err(FrameError::Invalid(format!("unknown side {other:?}"))),
+        };
+        let size = parse_decimal("v", &entry.v)?;
+        let price = parse_decimal("p", &entry.p)?;
+        if size <= 0.0 || price <= 0.0 {
+            return Err(FrameError::Invalid(format!(
+                "{}: zero size or price",
+                entry.s
+            )));
+        }
+        let (quantity, usd) = match self.contract {
+            BybitContract::Linear => (size, size * price),
+            BybitContract::Inverse => (size / price, size),
+        };
+        let (base, quote) = match self.instruments.get(&*entry.s) {
+            Some(instrument) => (instrument.base.clone(), instrument.quote.clone()),
+            None => {
+                let (mut base, quote) = split_concatenated_symbol(&entry.s);
+                base.make_ascii_uppercase();
+                (base, quote)
+            }
+        };
+        Ok(Liquidation {
+            exchange: Exchange::Bybit,
+            symbol: entry.s.clone().into_owned(),
+            base,
+            quote,
+            side,
+            price,
+            quantity,
+            usd,
+            ts_ms: entry.time,
+        })
+    }
+}
+
+/// Subscription requests for the liquidation topics of `symbols`, at most `batch` topics each
+/// (a `batch` of 0 is taken as 1).
+#[must_use]
+pub fn subscribe_messages(symbols: &[String], batch: usize) -> Vec<String> {
+    symbols
+        .chunks(batch.max(1))
+        .map(|chunk| {
+            let args: Vec<String> = chunk
+                .iter()
+                .map(|symbol| format!("{TOPIC_PREFIX}{symbol}"))
+                .collect();
+            serde_json::json!({ "op": "subscribe", "args": args }).to_string()
+        })
+        .collect()
+}
+
+/// Encodes `events` as the one frame Bybit would push on the topic of `symbol`. The contract
+/// decides `v` (base quantity on linear, USD on inverse); the frame's `ts` is the latest event
+/// time. Used by the market simulator and tests.
+#[must_use]
+pub fn encode(contract: BybitContract, symbol: &str, events: &[Liquidation]) -> String {
+    let data: Vec<serde_json::Value> = events
+        .iter()
+        .map(|event| {
+            let size = match contract {
+                BybitContract::Linear => event.quantity,
+                BybitContract::Inverse => event.usd,
+            };
+            let side = match event.side {
+                Side::Long => "Buy",
+                Side::Short => "Sell",
+            };
+            serde_json::json!({
+                "T": event.ts_ms,
+                "s": event.symbol,
+                "S": side,
+                "v": size.to_string(),
+                "p": event.price.to_string(),
+            })
+        })
+        .collect();
+    let ts = events.iter().map(|event| event.ts_ms).max().unwrap_or(0);
+    serde_json::json!({
+        "topic": format!("{TOPIC_PREFIX}{symbol}"),
+        "type": "snapshot",
+        "ts": ts,
+        "data": data,
+    })
+    .to_string()
+}
+
+/// Any Bybit public frame: a topic message or a reply to `subscribe` / `ping`.
+#[derive(Deserialize)]
+struct Frame<'a> {
+    #[serde(default, borrow)]
+    topic: Cow<'a, str>,
+    #[serde(default, borrow)]
+    op: Cow<'a, str>,
+    #[serde(default)]
+    success: Option<bool>,
+    #[serde(default, borrow)]
+    ret_msg: Cow<'a, str>,
+    #[serde(default, borrow)]
+    data: Option<Vec<Entry<'a>>>,
+}
+
+/// One liquidation in an `allLiquidation` frame.
+#[derive(Deserialize)]
+struct Entry<'a> {
+    #[serde(rename = "T", deserialize_with = "millis")]
+    time: i64,
+    #[serde(borrow)]
+    s: Cow<'a, str>,
+    #[serde(rename = "S", borrow)]
+    side: Cow<'a, str>,
+    #[serde(borrow)]
+    v: Cow<'a, str>,
+    #[serde(borrow)]
+    p: Cow<'a, str>,
+}
+
+/// A millisecond timestamp written as a number (as documented) or as a string.
+fn millis<'de, D>(deserializer: D) -> Result<i64, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct MillisVisitor;
+
+    impl Visitor<'_> for MillisVisitor {
+        type Value = i64;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a millisecond timestamp")
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
+            i64::try_from(v).map_err(E::custom)
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<i64, E> {
+            v.parse().map_err(E::custom)
+        }
+    }
+
+    deserializer.deserialize_any(MillisVisitor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscriptions_come_in_batches_of_at_most_the_given_size() {
+        let symbols: Vec<String> = ["BTCUSDT", "ETHUSDT", "SOLUSDT"].map(String::from).to_vec();
+        assert_eq!(
+            subscribe_messages(&symbols, 2),
+            vec![
+                r#"{"args":["allLiquidation.BTCUSDT","allLiquidation.ETHUSDT"],"op":"subscribe"}"#,
+                r#"{"args":["allLiquidation.SOLUSDT"],"op":"subscribe"}"#,
+            ]
+        );
+        assert_eq!(subscribe_messages(&symbols, 0).len(), 3);
+        assert!(subscribe_messages(&[], 10).is_empty());
+    }
+
+    #[test]
+    fn timestamps_are_read_as_numbers_or_strings() {
+        let parser = BybitParser::new(BybitContract::Linear);
+        for t in ["1700000000000", r#""1700000000000""#] {
+            let frame = format!(
+                r#"{{"topic":"allLiquidation.BTCUSDT","data":[{{"T":{t},"s":"BTCUSDT","S":"Buy","v":"1","p":"2"}}]}}"#
+            );
+            assert_eq!(
+                parser.parse(&frame).unwrap().events[0].ts_ms,
+                1_700_000_000_000
+            );
+        }
+    }
+
+    #[test]
+    fn entry_fields_borrow_from_the_frame() {
+        let frame = r#"{"topic":"allLiquidation.BTCUSDT","data":[{"T":1,"s":"BTCUSDT","S":"Buy","v":"1","p":"2"}]}"#;
+        let parsed: Frame<'_> = serde_json::from_str(frame).unwrap();
+        assert!(matches!(parsed.topic, Cow::Borrowed(_)));
+        let entry = &parsed.data.unwrap()[0];
+        assert!(matches!(entry.s, Cow::Borrowed(_)));
+        assert!(matches!(entry.v, Cow::Borrowed(_)));
+    }
+}

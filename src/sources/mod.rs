@@ -1,0 +1,58 @@
+//! Exchange sources: one module per venue, each with a pure frame parser, and the shared
+//! websocket runner that connects, subscribes, pings, reconnects and hands events on.
+//!
+//! A parser is a pure function from one text frame to events. Control frames (subscription
+//! acknowledgements, pongs) parse to no events. A frame that does not parse is an error the
+//! runner counts and skips; it never stops the source.
+
+pub mod binance;
+pub mod bybit;
+pub mod okx;
+pub mod rest;
+pub mod venues;
+pub mod ws;
+
+use crate::model::Liquidation;
+
+/// What one frame held.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Parsed {
+    /// The liquidations the frame carried, normalised.
+    pub events: Vec<Liquidation>,
+    /// Entries inside an otherwise valid frame that could not be used (a bad number, an
+    /// instrument without a known contract size). Counted by the runner like malformed frames.
+    pub rejected: usize,
+}
+
+impl Parsed {
+    /// A frame that carried no liquidation (an acknowledgement, a pong, a heartbeat).
+    #[must_use]
+    pub fn control() -> Self {
+        Self::default()
+    }
+}
+
+/// Why a frame could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The frame is not JSON, or not the JSON shape the venue documents.
+    #[error("malformed frame: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The frame is JSON of the right shape, but a value in it is unusable.
+    #[error("invalid frame: {0}")]
+    Invalid(String),
+    /// The venue reported an error on the connection (a refused subscription, say).
+    #[error("venue error: {0}")]
+    Venue(String),
+}
+
+/// Parses a decimal string as the venues send numbers (`"39021.00"`), rejecting anything that
+/// is not a finite, non-negative number.
+pub fn parse_decimal(field: &str, value: &str) -> Result<f64, FrameError> {
+    match value.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(FrameError::Invalid(format!(
+            "{field} is not a number: {value:?}"
+        ))),
+    }
+}

@@ -1,0 +1,442 @@
+//! The store: raw liquidation events plus per-minute and per-hour buckets, on SQLite (the
+//! embedded default) or PostgreSQL (for many instances), behind one trait.
+//!
+//! Writes come in batches. Each batch inserts the raw events it has not seen before (the dedup
+//! key is the primary key, so an event seen twice, after a reconnect or by two collectors, is
+//! stored once) and adds only those new events to the buckets, in one transaction. Window
+//! queries read the buckets, never the raw events: a 24h answer is at most 120 minute rows and
+//! 24 hour rows per exchange, symbol and side, however much history there is.
+
+mod schema;
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, QueryBuilder, Row};
+
+use crate::analytics::{
+    Largest, MinuteBuckets, MinuteRange, Summary, SummaryInput, Window, WindowRow, summarize,
+};
+use crate::model::{Exchange, Liquidation, Side};
+
+/// Rows per multi-row INSERT; 10 binds each keeps well under both backends' bind limits.
+const INSERT_CHUNK: usize = 1_000;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL is neither `sqlite://...` nor `postgres://...`.
+    #[error("unsupported store url (use sqlite://PATH or postgres://...)")]
+    UnsupportedUrl,
+    /// The database refused or failed an operation; the writer retries the batch.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A stored row holds a value this version cannot read (an unknown exchange, say).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// What a batch insert did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InsertOutcome {
+    /// Events stored for the first time.
+    pub inserted: usize,
+    /// Events already stored (or repeated within the batch), skipped.
+    pub duplicates: usize,
+}
+
+/// The operations every backend provides.
+pub trait Store: Send + Sync {
+    /// Stores the events not stored before and adds them to the buckets, atomically.
+    fn insert_batch(
+        &self,
+        events: &[Liquidation],
+    ) -> impl Future<Output = Result<InsertOutcome, StoreError>> + Send;
+
+    /// Totals per exchange, coin and side over a range of minutes, from the buckets.
+    fn window_rows(
+        &self,
+        range: MinuteRange,
+        coin: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<WindowRow>, StoreError>> + Send;
+
+    /// The largest single liquidation in a range of minutes.
+    fn largest(
+        &self,
+        range: MinuteRange,
+        coin: Option<&str>,
+    ) -> impl Future<Output = Result<Option<Largest>, StoreError>> + Send;
+
+    /// The start (ms) of the first minute the store holds data for.
+    fn collected_since_ms(&self) -> impl Future<Output = Result<Option<i64>, StoreError>> + Send;
+
+    /// Number of raw events stored.
+    fn event_count(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
+
+    /// Deletes raw events and minute buckets older than `before_ms`; hour buckets stay.
+    fn prune(&self, before_ms: i64) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
+
+/// Computes a window summary from any store.
+pub async fn window_summary<S: Store>(
+    store: &S,
+    window: Window,
+    coin: Option<&str>,
+    now_ms: i64,
+    top_n: usize,
+) -> Result<Summary, StoreError> {
+    let range = window.range_ending_at(now_ms);
+    let current = store.window_rows(range, coin).await?;
+    let previous = store.window_rows(range.previous(), coin).await?;
+    let largest = store.largest(range, coin).await?;
+    let collected_since_ms = store.collected_since_ms().await?;
+    Ok(summarize(SummaryInput {
+        window,
+        coin: coin.map(str::to_owned),
+        range,
+        current,
+        previous,
+        largest,
+        collected_since_ms,
+        top_n,
+    }))
+}
+
+enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The sqlx store, on SQLite or PostgreSQL depending on its URL.
+pub struct SqlStore {
+    backend: Backend,
+}
+
+/// Runs `$body` with `$pool` bound to the backend's pool; the body is compiled once per
+/// backend, so the same query code serves both.
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            Backend::Sqlite($pool) => $body,
+            Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+impl SqlStore {
+    /// Opens (creating if needed) the store at `url` and brings its schema up to date.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let backend = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options)
+                .await?;
+            Backend::Sqlite(pool)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            Backend::Postgres(pool)
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        let store = Self { backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The backend's name, for logs and benchmarks.
+    #[must_use]
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes the pool, waiting for connections to finish (flushes SQLite's WAL).
+    pub async fn close(&self) {
+        with_pool!(self, pool => pool.close().await);
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let (migrations, lock) = match self.backend {
+            Backend::Sqlite(_) => (schema::SQLITE, None),
+            // Many instances may start at once: serialise their migrations.
+            Backend::Postgres(_) => (
+                schema::POSTGRES,
+                Some("SELECT pg_advisory_xact_lock(7212024)"),
+            ),
+        };
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if let Some(lock) = lock {
+                sqlx::raw_sql(lock).execute(&mut *tx).await?;
+            }
+            sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+                .execute(&mut *tx)
+                .await?;
+            let done: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM schema_version")
+                .fetch_one(&mut *tx)
+                .await?;
+            for (i, sql) in migrations.iter().enumerate().skip(usize::try_from(done).unwrap_or(0)) {
+                sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
+                    .bind(i64::try_from(i + 1).unwrap_or(i64::MAX))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    fn greatest(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "max",
+            Backend::Postgres(_) => "GREATEST",
+        }
+    }
+}
+
+/// The SQL that adds a batch of bucket rows to `table`.
+fn bucket_upsert_sql(table: &str, greatest: &str) -> String {
+    format!(
+        " ON CONFLICT (slot, exchange, symbol, side) DO UPDATE SET \
+         usd = {table}.usd + excluded.usd, cnt = {table}.cnt + excluded.cnt, \
+         max_usd = {greatest}({table}.max_usd, excluded.max_usd)"
+    )
+}
+
+/// The three parts of a range (leading minutes, whole hours, trailing minutes) as binds.
+fn range_binds(range: MinuteRange) -> [i64; 6] {
+    let (a, h, b) = range.split_hours();
+    [a.start, a.end, h.start, h.end, b.start, b.end]
+}
+
+/// A UNION over the minute and hour tables for a range split by [`range_binds`] (binds $1..$6,
+/// and $7 for the coin when `coin` is true), selecting `minute` columns from minute buckets and
+/// `hour` columns from hour buckets.
+fn union_sql(minute: &str, hour: &str, coin: bool) -> String {
+    let filter = if coin { " AND base = $7" } else { "" };
+    format!(
+        "SELECT {minute} FROM liq_minute WHERE slot >= $1 AND slot < $2{filter} \
+         UNION ALL SELECT {hour} FROM liq_hour WHERE slot >= $3 AND slot < $4{filter} \
+         UNION ALL SELECT {minute} FROM liq_minute WHERE slot >= $5 AND slot < $6{filter}"
+    )
+}
+
+fn parse_exchange(s: &str) -> Result<Exchange, StoreError> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("exchange {s:?}")))
+}
+
+fn parse_side(s: &str) -> Result<Side, StoreError> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("side {s:?}")))
+}
+
+impl Store for SqlStore {
+    async fn insert_batch(&self, events: &[Liquidation]) -> Result<InsertOutcome, StoreError> {
+        let mut seen = HashSet::with_capacity(events.len());
+        let unique: Vec<(String, &Liquidation)> = events
+            .iter()
+            .map(|e| (e.dedup_key(), e))
+            .filter(|(k, _)| seen.insert(k.clone()))
+            .collect();
+        let greatest = self.greatest();
+        let inserted = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut fresh: HashSet<String> = HashSet::with_capacity(unique.len());
+            for chunk in unique.chunks(INSERT_CHUNK) {
+                let mut qb = QueryBuilder::new(
+                    "INSERT INTO liquidations \
+                     (dedup_key, exchange, symbol, base, quote, side, price, quantity, usd, ts_ms) ",
+                );
+                qb.push_values(chunk, |mut row, (key, e)| {
+                    row.push_bind(key.as_str())
+                        .push_bind(e.exchange.as_str())
+                        .push_bind(e.symbol.as_str())
+                        .push_bind(e.base.as_str())
+                        .push_bind(e.quote.as_str())
+                        .push_bind(e.side.as_str())
+                        .push_bind(e.price)
+                        .push_bind(e.quantity)
+                        .push_bind(e.usd)
+                        .push_bind(e.ts_ms);
+                });
+                qb.push(" ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key");
+                let keys: Vec<String> = qb.build_query_scalar().fetch_all(&mut *tx).await?;
+                fresh.extend(keys);
+            }
+            let mut minutes = MinuteBuckets::new();
+            for (key, e) in &unique {
+                if fresh.contains(key) {
+                    minutes.record(e);
+                }
+            }
+            for (table, buckets) in [("liq_minute", &minutes), ("liq_hour", &minutes.hourly())] {
+                let rows = buckets.sorted();
+                for chunk in rows.chunks(INSERT_CHUNK) {
+                    let mut qb = QueryBuilder::new(format!(
+                        "INSERT INTO {table} (slot, exchange, symbol, side, base, usd, cnt, max_usd) "
+                    ));
+                    qb.push_values(chunk, |mut row, (k, t)| {
+                        row.push_bind(k.slot)
+                            .push_bind(k.exchange.as_str())
+                            .push_bind(k.symbol.as_str())
+                            .push_bind(k.side.as_str())
+                            .push_bind(t.base.as_str())
+                            .push_bind(t.usd)
+                            .push_bind(t.count)
+                            .push_bind(t.max_usd);
+                    });
+                    qb.push(bucket_upsert_sql(table, greatest));
+                    qb.build().execute(&mut *tx).await?;
+                }
+            }
+            tx.commit().await?;
+            fresh.len()
+        });
+        Ok(InsertOutcome {
+            inserted,
+            duplicates: events.len() - inserted,
+        })
+    }
+
+    async fn window_rows(
+        &self,
+        range: MinuteRange,
+        coin: Option<&str>,
+    ) -> Result<Vec<WindowRow>, StoreError> {
+        const COLUMNS: &str = "exchange, base, side, usd, cnt";
+        let sql = format!(
+            "SELECT exchange, base, side, SUM(usd) AS usd, CAST(SUM(cnt) AS BIGINT) AS cnt FROM ({}) t \
+             GROUP BY exchange, base, side ORDER BY exchange, base, side",
+            union_sql(COLUMNS, COLUMNS, coin.is_some())
+        );
+        let rows = with_pool!(self, pool => {
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for v in range_binds(range) {
+                q = q.bind(v);
+            }
+            if let Some(coin) = coin {
+                q = q.bind(coin);
+            }
+            let mut out = Vec::new();
+            for row in q.fetch_all(pool).await? {
+                out.push(WindowRow {
+                    exchange: parse_exchange(row.try_get("exchange")?)?,
+                    base: row.try_get("base")?,
+                    side: parse_side(row.try_get("side")?)?,
+                    usd: row.try_get("usd")?,
+                    count: row.try_get("cnt")?,
+                });
+            }
+            out
+        });
+        Ok(rows)
+    }
+
+    async fn largest(
+        &self,
+        range: MinuteRange,
+        coin: Option<&str>,
+    ) -> Result<Option<Largest>, StoreError> {
+        // Find the bucket holding the largest order, then the order itself inside that
+        // bucket's time span (an hour bucket spans 60 minutes).
+        let sql = format!(
+            "SELECT * FROM ({}) t ORDER BY max_usd DESC LIMIT 1",
+            union_sql(
+                "exchange, symbol, side, base, max_usd, slot * 60000 AS lo, slot * 60000 + 60000 AS hi",
+                "exchange, symbol, side, base, max_usd, slot * 3600000 AS lo, slot * 3600000 + 3600000 AS hi",
+                coin.is_some(),
+            )
+        );
+        with_pool!(self, pool => {
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for v in range_binds(range) {
+                q = q.bind(v);
+            }
+            if let Some(coin) = coin {
+                q = q.bind(coin);
+            }
+            let Some(bucket) = q.fetch_optional(pool).await? else {
+                return Ok(None);
+            };
+            let exchange: String = bucket.try_get("exchange")?;
+            let symbol: String = bucket.try_get("symbol")?;
+            let side: String = bucket.try_get("side")?;
+            let lo: i64 = bucket.try_get("lo")?;
+            let hi: i64 = bucket.try_get("hi")?;
+            let usd: f64 = bucket.try_get("max_usd")?;
+            let raw = sqlx::query(
+                "SELECT price, ts_ms, usd FROM liquidations WHERE exchange = $1 AND symbol = $2 \
+                 AND side = $3 AND ts_ms >= $4 AND ts_ms < $5 ORDER BY usd DESC LIMIT 1",
+            )
+            .bind(exchange.as_str())
+            .bind(symbol.as_str())
+            .bind(side.as_str())
+            .bind(lo.max(range.start_ms()))
+            .bind(hi.min(range.end_ms()))
+            .fetch_optional(pool)
+            .await?;
+            let (price, ts_ms) = match raw {
+                Some(r) => (Some(r.try_get::<f64, _>("price")?), Some(r.try_get::<i64, _>("ts_ms")?)),
+                None => (None, None),
+            };
+            Ok(Some(Largest {
+                exchange: parse_exchange(&exchange)?,
+                base: bucket.try_get("base")?,
+                symbol,
+                side: parse_side(&side)?,
+                usd,
+                price,
+                ts_ms,
+            }))
+        })
+    }
+
+    async fn collected_since_ms(&self) -> Result<Option<i64>, StoreError> {
+        let first: Option<i64> = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT MIN(slot) FROM liq_minute").fetch_one(pool).await?
+        });
+        Ok(first.map(|m| m * 60_000))
+    }
+
+    async fn event_count(&self) -> Result<i64, StoreError> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM liquidations").fetch_one(pool).await?
+        }))
+    }
+
+    async fn prune(&self, before_ms: i64) -> Result<u64, StoreError> {
+        Ok(with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let raw = sqlx::query("DELETE FROM liquidations WHERE ts_ms < $1")
+                .bind(before_ms)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query("DELETE FROM liq_minute WHERE slot < $1")
+                .bind(before_ms.div_euclid(60_000))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            raw
+        }))
+    }
+}

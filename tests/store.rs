@@ -1,0 +1,269 @@
+//! The store test suite, run against SQLite always and PostgreSQL when
+//! `LIQBOT_TEST_DATABASE_URL` is set.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{all_stores, liq};
+use liqbot::analytics::{MinuteRange, WindowRow};
+use liqbot::model::{Exchange, Liquidation, Side};
+use liqbot::store::{InsertOutcome, SqlStore, Store};
+use pretty_assertions::assert_eq;
+
+/// A deterministic spread of events over three days, on three venues and three coins.
+fn spread_events() -> Vec<Liquidation> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let symbols = [
+        (Exchange::Binance, "BTCUSDT"),
+        (Exchange::Bybit, "ETHUSDT"),
+        (Exchange::Okx, "SOL-USDT-SWAP"),
+        (Exchange::Binance, "ETHUSDT"),
+    ];
+    (0..3_000)
+        .map(|_| {
+            let (ex, sym) = symbols[(next() % 4) as usize];
+            let side = if next() % 3 == 0 {
+                Side::Short
+            } else {
+                Side::Long
+            };
+            let usd = (next() % 1_000_000) as f64 / 100.0 + 1.0;
+            let ts = 1_700_000_000_000 + (next() % (3 * 86_400_000)) as i64;
+            let mut e = liq(ex, sym, side, usd, ts);
+            if sym == "SOL-USDT-SWAP" {
+                e.base = "SOL".into();
+            }
+            e
+        })
+        .collect()
+}
+
+/// What the window query must return, computed from raw events.
+fn brute_force(events: &[Liquidation], range: MinuteRange, coin: Option<&str>) -> Vec<WindowRow> {
+    let mut map: BTreeMap<(Exchange, String, Side), (f64, i64)> = BTreeMap::new();
+    for e in events {
+        if e.minute() >= range.start && e.minute() < range.end && coin.is_none_or(|c| c == e.base) {
+            let slot = map.entry((e.exchange, e.base.clone(), e.side)).or_default();
+            slot.0 += e.usd;
+            slot.1 += 1;
+        }
+    }
+    map.into_iter()
+        .map(|((exchange, base, side), (usd, count))| WindowRow {
+            exchange,
+            base,
+            side,
+            usd,
+            count,
+        })
+        .collect()
+}
+
+fn assert_rows_close(store: &str, got: &[WindowRow], want: &[WindowRow]) {
+    assert_eq!(got.len(), want.len(), "{store}: {got:#?} vs {want:#?}");
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!(
+            (g.exchange, &g.base, g.side, g.count),
+            (w.exchange, &w.base, w.side, w.count),
+            "{store}"
+        );
+        assert!(
+            (g.usd - w.usd).abs() < 1e-6 * w.usd.max(1.0),
+            "{store}: {} vs {}",
+            g.usd,
+            w.usd
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_event_stored_twice_is_kept_and_counted_once() {
+    for t in all_stores().await {
+        let a = liq(Exchange::Bybit, "BTCUSDT", Side::Long, 1_000.0, 60_000);
+        let b = liq(Exchange::Bybit, "BTCUSDT", Side::Short, 500.0, 60_001);
+        let first = t
+            .store
+            .insert_batch(&[a.clone(), b.clone(), a.clone()])
+            .await
+            .unwrap();
+        assert_eq!(
+            first,
+            InsertOutcome {
+                inserted: 2,
+                duplicates: 1
+            },
+            "{}",
+            t.name
+        );
+        let again = t.store.insert_batch(&[b, a]).await.unwrap();
+        assert_eq!(
+            again,
+            InsertOutcome {
+                inserted: 0,
+                duplicates: 2
+            },
+            "{}",
+            t.name
+        );
+        assert_eq!(t.store.event_count().await.unwrap(), 2, "{}", t.name);
+        let rows = t
+            .store
+            .window_rows(MinuteRange { start: 0, end: 10 }, None)
+            .await
+            .unwrap();
+        let total: f64 = rows.iter().map(|r| r.usd).sum();
+        assert_eq!(total, 1_500.0, "{}", t.name);
+    }
+}
+
+#[tokio::test]
+async fn window_rows_match_a_brute_force_sum_over_raw_events() {
+    let events = spread_events();
+    for t in all_stores().await {
+        for chunk in events.chunks(700) {
+            t.store.insert_batch(chunk).await.unwrap();
+        }
+        let base = 1_700_000_000_000 / 60_000;
+        let ranges = [
+            MinuteRange {
+                start: base,
+                end: base + 1440,
+            },
+            MinuteRange {
+                start: base + 17,
+                end: base + 17 + 24 * 60,
+            },
+            MinuteRange {
+                start: base + 59,
+                end: base + 61,
+            },
+            MinuteRange {
+                start: base + 120,
+                end: base + 180,
+            },
+            MinuteRange {
+                start: base - 100,
+                end: base + 5 * 1440,
+            },
+        ];
+        for range in ranges {
+            for coin in [None, Some("ETH"), Some("SOL")] {
+                let got = t.store.window_rows(range, coin).await.unwrap();
+                assert_rows_close(t.name, &got, &brute_force(&events, range, coin));
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn largest_finds_the_exact_raw_event_inside_an_hour_bucket() {
+    let events = spread_events();
+    for t in all_stores().await {
+        t.store.insert_batch(&events).await.unwrap();
+        let base = 1_700_000_000_000 / 60_000;
+        for (range, coin) in [
+            (
+                MinuteRange {
+                    start: base + 13,
+                    end: base + 13 + 1440,
+                },
+                None,
+            ),
+            (
+                MinuteRange {
+                    start: base,
+                    end: base + 3 * 1440,
+                },
+                Some("SOL"),
+            ),
+        ] {
+            let want = events
+                .iter()
+                .filter(|e| e.minute() >= range.start && e.minute() < range.end)
+                .filter(|e| coin.is_none_or(|c| c == e.base))
+                .max_by(|a, b| a.usd.total_cmp(&b.usd))
+                .unwrap();
+            let got = t.store.largest(range, coin).await.unwrap().unwrap();
+            assert_eq!(
+                (
+                    got.exchange,
+                    got.symbol.as_str(),
+                    got.side,
+                    got.usd,
+                    got.price,
+                    got.ts_ms
+                ),
+                (
+                    want.exchange,
+                    want.symbol.as_str(),
+                    want.side,
+                    want.usd,
+                    Some(want.price),
+                    Some(want.ts_ms)
+                ),
+                "{}",
+                t.name
+            );
+        }
+        assert_eq!(
+            t.store
+                .largest(MinuteRange { start: 0, end: 10 }, None)
+                .await
+                .unwrap(),
+            None
+        );
+    }
+}
+
+#[tokio::test]
+async fn collected_since_is_the_first_stored_minute_and_prune_keeps_recent_events() {
+    for t in all_stores().await {
+        assert_eq!(
+            t.store.collected_since_ms().await.unwrap(),
+            None,
+            "{}",
+            t.name
+        );
+        let old = liq(Exchange::Okx, "BTC-USDT-SWAP", Side::Long, 10.0, 90_500);
+        let new = liq(
+            Exchange::Okx,
+            "BTC-USDT-SWAP",
+            Side::Long,
+            10.0,
+            10 * 60_000,
+        );
+        t.store.insert_batch(&[new.clone(), old]).await.unwrap();
+        assert_eq!(
+            t.store.collected_since_ms().await.unwrap(),
+            Some(60_000),
+            "{}",
+            t.name
+        );
+        assert_eq!(t.store.prune(5 * 60_000).await.unwrap(), 1, "{}", t.name);
+        assert_eq!(t.store.event_count().await.unwrap(), 1, "{}", t.name);
+    }
+}
+
+#[tokio::test]
+async fn two_writers_racing_on_the_same_events_store_them_once() {
+    let events = spread_events();
+    for t in all_stores().await {
+        let other = SqlStore::open(&t.url).await.unwrap();
+        let (a, b) = tokio::join!(t.store.insert_batch(&events), other.insert_batch(&events));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.inserted + b.inserted, events.len(), "{}", t.name);
+        let range = MinuteRange {
+            start: 0,
+            end: i64::MAX / 120_000,
+        };
+        let got = t.store.window_rows(range, None).await.unwrap();
+        assert_rows_close(t.name, &got, &brute_force(&events, range, None));
+    }
+}
