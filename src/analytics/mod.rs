@@ -6,5 +6,5 @@ pub mod summary;
 pub mod window;
 
 pub use buckets::{BucketKey, BucketTotals, MinuteBuckets};
-pub use summary::{CoinTotals, Largest, Summary, SummaryInput, WindowRow, summarize};
+pub use summary::{CoinTotals, Coverage, Largest, Summary, SummaryInput, WindowRow, summarize};
 pub use window::{MinuteRange, Window};

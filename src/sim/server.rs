@@ -42,6 +42,9 @@ pub struct SimOptions {
     pub drop_every_frames: Option<u64>,
     /// Frames a reconnecting client receives again (as real venues may resend recent events).
     pub replay_overlap: usize,
+    /// Send a malformed frame (alternately not JSON and truncated JSON) after every this
+    /// many good frames.
+    pub garbage_every_frames: Option<u64>,
     /// How often each connection sends what is new.
     pub tick: Duration,
 }
@@ -54,6 +57,7 @@ impl Default for SimOptions {
             live: true,
             drop_every_frames: None,
             replay_overlap: 0,
+            garbage_every_frames: None,
             tick: Duration::from_millis(50),
         }
     }
@@ -401,6 +405,15 @@ async fn serve_feed(mut socket: WebSocket, shared: Arc<Shared>, feed: SimFeed) {
                         }
                         frames += 1;
                         sent += 1;
+                        if options.garbage_every_frames.is_some_and(|n| sent.is_multiple_of(n)) {
+                            let garbage = if sent.is_multiple_of(2) { "{not json".to_owned() } else {
+                                let good = encode(feed, event, &okx_map);
+                                good[..good.len() / 2].to_owned()
+                            };
+                            if socket.send(Message::Text(garbage.into())).await.is_err() {
+                                return;
+                            }
+                        }
                     }
                     pos += 1;
                     if options.drop_every_frames.is_some_and(|n| sent >= n) {

@@ -252,11 +252,13 @@ fn parse_side(s: &str) -> Result<Side, StoreError> {
 impl Store for SqlStore {
     async fn insert_batch(&self, events: &[Liquidation]) -> Result<InsertOutcome, StoreError> {
         let mut seen = HashSet::with_capacity(events.len());
-        let unique: Vec<(String, &Liquidation)> = events
+        let mut unique: Vec<(String, &Liquidation)> = events
             .iter()
             .map(|e| (e.dedup_key(), e))
             .filter(|(k, _)| seen.insert(k.clone()))
             .collect();
+        // One key order for every writer, so two collectors on PostgreSQL never deadlock.
+        unique.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let greatest = self.greatest();
         let inserted = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;

@@ -27,22 +27,41 @@ pub async fn sqlite_store() -> TestStore {
     }
 }
 
-/// A fresh PostgreSQL database when `LIQBOT_TEST_DATABASE_URL` is set.
+/// A fresh PostgreSQL database when `LIQBOT_TEST_DATABASE_URL` is set. Databases are named
+/// `liqbot_t_{unix seconds}_{pid}_{n}`; ones left by runs more than ten minutes old are dropped.
 pub async fn postgres_store() -> Option<TestStore> {
     static N: AtomicU32 = AtomicU32::new(0);
     let admin_url = std::env::var("LIQBOT_TEST_DATABASE_URL").ok()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let name = format!(
-        "liqbot_t_{}_{}_{}",
+        "liqbot_t_{now}_{}_{}",
         std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0)
+        N.fetch_add(1, Ordering::Relaxed)
     );
     let admin = sqlx::PgPool::connect(&admin_url)
         .await
         .expect("connect to LIQBOT_TEST_DATABASE_URL");
+    let old: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'liqbot_t_%'")
+            .fetch_all(&admin)
+            .await
+            .expect("list test databases");
+    for db in old {
+        let created: u64 = db
+            .split('_')
+            .nth(2)
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        if created + 600 < now {
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
+            )))
+            .execute(&admin)
+            .await;
+        }
+    }
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&admin)
         .await
