@@ -48,9 +48,9 @@ enum Command {
         /// The config file (for the store URL).
         #[arg(long, short, env = "LIQBOT_CONFIG", default_value = "bot.toml")]
         config: PathBuf,
-        /// 1h, 4h, 12h, 24h or 7d.
-        #[arg(long, short, default_value = "24h")]
-        window: Window,
+        /// 1h, 4h, 12h, 24h or 7d; the config's `summary.default_window` when omitted.
+        #[arg(long, short)]
+        window: Option<Window>,
         /// One coin (BTC), or all coins.
         #[arg(long)]
         coin: Option<String>,
@@ -140,6 +140,7 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             let store = liqbot::store::SqlStore::open(&cfg.store.url).await?;
             let now = chrono::Utc::now().timestamp_millis();
             let coin = coin.map(|c| c.to_ascii_uppercase());
+            let window = window.unwrap_or_else(|| cfg.summary.default_window());
             let summary = liqbot::store::window_summary(
                 &store,
                 window,

@@ -26,8 +26,7 @@ pub use error::ConfigError;
 pub use secret::{Secret, mask_url};
 pub use sections::{
     BinanceConfig, BybitCategory, BybitConfig, DiscordConfig, FearGreedConfig, MarketConfig,
-    OkxConfig, SUMMARY_WINDOWS, SourcesConfig, StoreConfig, SummaryConfig, TelegramConfig,
-    window_duration,
+    OkxConfig, SourcesConfig, StoreConfig, SummaryConfig, TelegramConfig,
 };
 
 use env::EnvLayer;

@@ -10,9 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::secret::mask_url;
-
-/// The summary windows `summary.default_window` may name, shortest first.
-pub const SUMMARY_WINDOWS: [&str; 5] = ["1h", "4h", "12h", "24h", "7d"];
+use crate::analytics::Window;
 
 /// `[store]`: where liquidations are kept and how they are written.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -316,7 +314,7 @@ impl Default for DiscordConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SummaryConfig {
-    /// The window used when a command names none; one of [`SUMMARY_WINDOWS`].
+    /// The window used when a command names none; `1h`, `4h`, `12h`, `24h` or `7d`.
     pub default_window: String,
     /// How many coins the summary lists.
     pub top_coins: usize,
@@ -335,25 +333,10 @@ impl Default for SummaryConfig {
 }
 
 impl SummaryConfig {
-    /// The length of `default_window`, or `None` if it is not one of [`SUMMARY_WINDOWS`]
-    /// (a loaded config has always been validated, so `None` only happens after hand edits).
+    /// The default window, or 24h if `default_window` is not one (a loaded config has
+    /// always been validated, so that only happens after hand edits).
     #[must_use]
-    pub fn default_window_duration(&self) -> Option<Duration> {
-        window_duration(&self.default_window)
+    pub fn default_window(&self) -> Window {
+        self.default_window.parse().unwrap_or(Window::H24)
     }
-}
-
-/// The length of a summary window name such as `4h` or `7d`, if it is one of [`SUMMARY_WINDOWS`].
-#[must_use]
-pub fn window_duration(name: &str) -> Option<Duration> {
-    const HOUR: u64 = 3600;
-    let secs = match name {
-        "1h" => HOUR,
-        "4h" => 4 * HOUR,
-        "12h" => 12 * HOUR,
-        "24h" => 24 * HOUR,
-        "7d" => 7 * 24 * HOUR,
-        _ => return None,
-    };
-    Some(Duration::from_secs(secs))
 }

@@ -174,8 +174,8 @@ fn duration_helpers_convert_units() {
     );
     assert_eq!(config.sources.okx.ping_interval(), Duration::from_secs(25));
     assert_eq!(
-        config.summary.default_window_duration(),
-        Some(Duration::from_secs(24 * 3600))
+        config.summary.default_window(),
+        crate::analytics::Window::H24
     );
 }
 

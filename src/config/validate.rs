@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use super::Config;
 use super::error::ConfigError;
 use super::parse::key_line;
-use super::sections::SUMMARY_WINDOWS;
 
 /// One failed check.
 #[derive(Debug, PartialEq, Eq)]
@@ -99,15 +98,8 @@ pub(crate) fn validate(config: &Config) -> Result<(), Issue> {
     url("discord.api_url", &config.discord.api_url, &HTTP_SCHEMES)?;
 
     let summary = &config.summary;
-    if !SUMMARY_WINDOWS.contains(&summary.default_window.as_str()) {
-        return Err(Issue::new(
-            "summary.default_window",
-            format!(
-                "{:?} is not a window; use one of {}",
-                summary.default_window,
-                SUMMARY_WINDOWS.join(", ")
-            ),
-        ));
+    if let Err(e) = summary.default_window.parse::<crate::analytics::Window>() {
+        return Err(Issue::new("summary.default_window", e.to_string()));
     }
     if summary.time_zone.trim().is_empty() {
         return Err(Issue::new(

@@ -1,0 +1,116 @@
+//! The `liqbot` binary: `check-config` errors and masking, and `run` against the simulator
+//! with a clean SIGTERM shutdown.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use liqbot::sim::{SimOptions, SimServer};
+use liqbot::store::{SqlStore, Store};
+
+const BIN: &str = env!("CARGO_BIN_EXE_liqbot");
+const FAKE_TOKEN: &str = "test-token-not-real-0123";
+
+fn check_config(path: &str) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .args(["check-config", "--config", path])
+        .env("LIQBOT_TELEGRAM_TOKEN", FAKE_TOKEN)
+        .output()
+        .expect("run liqbot");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_config_prints_every_setting_with_the_token_masked() {
+    let (ok, stdout, stderr) = check_config("bot.example.toml");
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("telegram_token: *** (set)"), "{stdout}");
+    assert!(stdout.contains("retention_days = 30"), "{stdout}");
+    assert!(!stdout.contains(FAKE_TOKEN) && !stderr.contains(FAKE_TOKEN));
+}
+
+#[test]
+fn check_config_names_the_line_and_key_of_an_unknown_key() {
+    let (ok, _, stderr) = check_config("tests/fixtures/config/unknown_key.toml");
+    assert!(!ok);
+    assert!(stderr.contains("unknown_key.toml:7:1"), "{stderr}");
+    assert!(stderr.contains("sources.binance.ws_ur"), "{stderr}");
+}
+
+#[test]
+fn check_config_names_a_missing_file() {
+    let (ok, _, stderr) = check_config("tests/fixtures/config/no_such_file.toml");
+    assert!(!ok);
+    assert!(
+        stderr.contains("tests/fixtures/config/no_such_file.toml"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn run_streams_into_the_store_and_stops_cleanly_on_sigterm() {
+    let sim = SimServer::start(SimOptions {
+        history: Duration::from_secs(3600),
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("run.db");
+    let url = format!("sqlite://{}", db.display());
+    let mut config = liqbot::config::Config::default();
+    sim.configure(&mut config);
+    let s = &config.sources;
+    let toml = format!(
+        "[store]\nurl = \"{url}\"\nflush_interval_ms = 50\n\
+         [sources.binance]\nws_url = \"{}\"\n\
+         [sources.bybit]\nws_url = \"{}\"\nrest_url = \"{}\"\n\
+         [sources.okx]\nws_url = \"{}\"\nrest_url = \"{}\"\n",
+        s.binance.ws_url, s.bybit.ws_url, s.bybit.rest_url, s.okx.ws_url, s.okx.rest_url
+    );
+    let path = dir.path().join("bot.toml");
+    std::fs::write(&path, toml).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&path)
+        .env("LIQBOT_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the history to be stored.
+    let expected = sim.all_events().len() as i64;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut stored = 0;
+    while stored < expected {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "stored {stored} of {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if let Ok(store) = SqlStore::open(&url).await {
+            stored = store.event_count().await.unwrap_or(0);
+            store.close().await;
+        }
+    }
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{logs}");
+    assert!(logs.contains("Shutting down."), "{logs}");
+    assert!(logs.contains("Writer finished."), "{logs}");
+    sim.stop().await;
+}
