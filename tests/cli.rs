@@ -73,7 +73,7 @@ async fn run_streams_into_the_store_and_stops_cleanly_on_sigterm() {
     );
     let path = dir.path().join("bot.toml");
     std::fs::write(&path, toml).unwrap();
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["run", "--config"])
         .arg(&path)
         .env("LIQBOT_LOG", "info")
