@@ -207,6 +207,7 @@ async fn connect_and_read<V: Venue>(
     let mut ping = interval_at(Instant::now() + ping_every, ping_every);
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut delivered = false;
+    let mut last_frame = Instant::now();
     loop {
         let next = tokio::select! {
             _ = ping.tick() => {
@@ -219,29 +220,28 @@ async fn connect_and_read<V: Venue>(
                 }
                 continue;
             }
-            next = timeout(settings.idle_timeout, ws.next()) => next,
-        };
-        let text = match next {
-            Err(_) => {
-                return failed(
-                    delivered,
-                    format!("no frame for {:?}", settings.idle_timeout),
-                );
+            () = tokio::time::sleep_until(last_frame + settings.idle_timeout) => {
+                return failed(delivered, format!("no frame for {:?}", settings.idle_timeout));
             }
-            Ok(None) => return failed(delivered, "connection closed".into()),
-            Ok(Some(Err(e))) => return failed(delivered, format!("reading: {e}")),
-            Ok(Some(Ok(Message::Text(text)))) => text,
-            Ok(Some(Ok(Message::Binary(bytes)))) => match String::from_utf8(bytes.to_vec()) {
+            next = ws.next() => next,
+        };
+        // Any frame, a pong included, proves the connection is alive.
+        last_frame = Instant::now();
+        let text = match next {
+            None => return failed(delivered, "connection closed".into()),
+            Some(Err(e)) => return failed(delivered, format!("reading: {e}")),
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(Message::Binary(bytes))) => match String::from_utf8(bytes.to_vec()) {
                 Ok(text) => text.into(),
                 Err(_) => {
                     stats.malformed.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
             },
-            Ok(Some(Ok(Message::Close(frame)))) => {
+            Some(Ok(Message::Close(frame))) => {
                 return failed(delivered, format!("closed by peer: {frame:?}"));
             }
-            Ok(Some(Ok(_))) => continue, // pings are answered by tungstenite; pongs just prove liveness
+            Some(Ok(_)) => continue, // pings are answered by tungstenite; pongs just prove liveness
         };
         stats.frames.fetch_add(1, Ordering::Relaxed);
         delivered = true;
