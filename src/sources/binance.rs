@@ -24,7 +24,7 @@ use std::marker::PhantomData;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use super::{FrameError, Parsed, parse_decimal};
+use super::{EntryCollector as Collector, FrameError, Parsed, parse_decimal};
 use crate::model::{Exchange, Liquidation, Side, split_concatenated_symbol};
 
 /// The websocket path of the all-market liquidation stream, relative to the stream host.
@@ -150,10 +150,10 @@ impl Envelope<'_> {
         }
         if let Some(data) = self.data {
             match data {
-                OneOrMany::One(event) => collector.event(&event.e, event.o)?,
+                OneOrMany::One(event) => collect_force_order(collector, &event.e, event.o)?,
                 OneOrMany::Many(events) => {
                     for event in events {
-                        collector.event(&event.e, event.o)?;
+                        collect_force_order(collector, &event.e, event.o)?;
                     }
                 }
             }
@@ -170,41 +170,22 @@ impl Envelope<'_> {
                 )),
             };
         }
-        collector.event(&self.e, self.o)
+        collect_force_order(collector, &self.e, self.o)
     }
 }
 
-/// Gathers the events of one frame and counts unusable entries.
-#[derive(Default)]
-struct Collector {
-    parsed: Parsed,
-    first_invalid: Option<FrameError>,
-}
-
-impl Collector {
-    fn event(&mut self, event_type: &str, order: Option<Order<'_>>) -> Result<(), FrameError> {
-        if event_type != "forceOrder" {
-            return Ok(());
-        }
-        let order =
-            order.ok_or_else(|| FrameError::Invalid("forceOrder event without `o`".into()))?;
-        match order.to_liquidation() {
-            Ok(event) => self.parsed.events.push(event),
-            Err(error) => {
-                self.parsed.rejected += 1;
-                self.first_invalid.get_or_insert(error);
-            }
-        }
-        Ok(())
+/// Adds a `forceOrder` event to `collector`; other event types carry no liquidation.
+fn collect_force_order(
+    collector: &mut Collector,
+    event_type: &str,
+    order: Option<Order<'_>>,
+) -> Result<(), FrameError> {
+    if event_type != "forceOrder" {
+        return Ok(());
     }
-
-    /// A frame whose every entry was unusable is an error, not an empty success.
-    fn finish(self) -> Result<Parsed, FrameError> {
-        match self.first_invalid {
-            Some(error) if self.parsed.events.is_empty() => Err(error),
-            _ => Ok(self.parsed),
-        }
-    }
+    let order = order.ok_or_else(|| FrameError::Invalid("forceOrder event without `o`".into()))?;
+    collector.push(order.to_liquidation());
+    Ok(())
 }
 
 impl Order<'_> {

@@ -32,6 +32,41 @@ impl Parsed {
     }
 }
 
+/// Gathers the entries of one frame: good ones become events, unusable ones are counted.
+#[derive(Debug, Default)]
+pub(crate) struct EntryCollector {
+    parsed: Parsed,
+    first_invalid: Option<FrameError>,
+}
+
+impl EntryCollector {
+    /// Adds one entry's outcome.
+    pub(crate) fn push(&mut self, entry: Result<Liquidation, FrameError>) {
+        match entry {
+            Ok(event) => self.parsed.events.push(event),
+            Err(error) => {
+                self.parsed.rejected += 1;
+                self.first_invalid.get_or_insert(error);
+            }
+        }
+    }
+
+    /// Counts entries skipped for a reason that is not the frame's fault (an instrument
+    /// missing from a stale list).
+    pub(crate) fn skip(&mut self, entries: usize) {
+        self.parsed.rejected += entries;
+    }
+
+    /// The frame's events; a frame whose every entry was invalid is an error, not an empty
+    /// success.
+    pub(crate) fn finish(self) -> Result<Parsed, FrameError> {
+        match self.first_invalid {
+            Some(error) if self.parsed.events.is_empty() => Err(error),
+            _ => Ok(self.parsed),
+        }
+    }
+}
+
 /// Why a frame could not be read at all.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {

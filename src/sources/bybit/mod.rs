@@ -25,7 +25,7 @@ use std::fmt;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use super::{FrameError, Parsed, parse_decimal};
+use super::{EntryCollector, FrameError, Parsed, parse_decimal};
 use crate::model::{Exchange, Liquidation, Side, split_concatenated_symbol};
 
 pub use instruments::{
@@ -122,24 +122,11 @@ impl BybitParser {
     }
 
     fn collect(&self, entries: &[Entry<'_>]) -> Result<Parsed, FrameError> {
-        let mut parsed = Parsed {
-            events: Vec::with_capacity(entries.len()),
-            rejected: 0,
-        };
-        let mut first_invalid = None;
+        let mut collector = EntryCollector::default();
         for entry in entries {
-            match self.to_liquidation(entry) {
-                Ok(event) => parsed.events.push(event),
-                Err(error) => {
-                    parsed.rejected += 1;
-                    first_invalid.get_or_insert(error);
-                }
-            }
+            collector.push(self.to_liquidation(entry));
         }
-        match first_invalid {
-            Some(error) if parsed.events.is_empty() => Err(error),
-            _ => Ok(parsed),
-        }
+        collector.finish()
     }
 
     fn to_liquidation(&self, entry: &Entry<'_>) -> Result<Liquidation, FrameError> {

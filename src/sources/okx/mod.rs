@@ -24,7 +24,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use super::{FrameError, Parsed, parse_decimal};
+use super::{EntryCollector, FrameError, Parsed, parse_decimal};
 use crate::model::{Exchange, Liquidation, Side};
 
 pub use instruments::{OkxInstrument, encode_instruments, fetch_instruments, parse_instruments};
@@ -109,30 +109,17 @@ impl OkxParser {
     }
 
     fn collect(&self, data: &[Data<'_>]) -> Result<Parsed, FrameError> {
-        let mut parsed = Parsed {
-            events: Vec::with_capacity(data.iter().map(|d| d.details.len()).sum()),
-            rejected: 0,
-        };
-        let mut first_invalid = None;
+        let mut collector = EntryCollector::default();
         for item in data {
             let Some(instrument) = self.instruments.get(&*item.inst_id) else {
-                parsed.rejected += item.details.len();
+                collector.skip(item.details.len());
                 continue;
             };
             for detail in &item.details {
-                match to_liquidation(instrument, detail) {
-                    Ok(event) => parsed.events.push(event),
-                    Err(error) => {
-                        parsed.rejected += 1;
-                        first_invalid.get_or_insert(error);
-                    }
-                }
+                collector.push(to_liquidation(instrument, detail));
             }
         }
-        match first_invalid {
-            Some(error) if parsed.events.is_empty() => Err(error),
-            _ => Ok(parsed),
-        }
+        collector.finish()
     }
 }
 
