@@ -36,10 +36,18 @@ pub enum StoreError {
     UnsupportedUrl,
     /// The database refused or failed an operation; the writer retries the batch.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     /// A stored row holds a value this version cannot read (an unknown exchange, say).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+}
+
+// Not `#[from]`: that would also make the sqlx error the source, and error chains would
+// print its message twice.
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Database(e)
+    }
 }
 
 /// What a batch insert did.
