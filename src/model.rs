@@ -155,6 +155,53 @@ impl Liquidation {
     }
 }
 
+/// One price candle of a coin's perpetual on one venue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candle {
+    /// Where it traded.
+    pub exchange: Exchange,
+    /// The base asset (`BTC`).
+    pub base: String,
+    /// Start of the candle, ms since the Unix epoch.
+    pub open_ms: i64,
+    /// Length of the candle in seconds (60 for 1m).
+    pub interval_secs: u32,
+    /// First price.
+    pub open: f64,
+    /// Highest price.
+    pub high: f64,
+    /// Lowest price.
+    pub low: f64,
+    /// Last price.
+    pub close: f64,
+}
+
+/// Open interest of a coin's perpetuals on one venue at one moment, one-sided (the value of
+/// all long positions, which equals the value of all short positions), in USD.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenInterest {
+    /// The venue.
+    pub exchange: Exchange,
+    /// The base asset (`BTC`).
+    pub base: String,
+    /// When the venue measured it, ms since the Unix epoch.
+    pub ts_ms: i64,
+    /// Open interest in USD.
+    pub usd: f64,
+}
+
+/// One day's Fear & Greed index reading, as alternative.me publishes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FearGreed {
+    /// The day the reading is for, ms since the Unix epoch (00:00 UTC).
+    pub ts_ms: i64,
+    /// The index, 0 (extreme fear) to 100 (extreme greed).
+    pub value: u8,
+    /// The classification alternative.me gives (`Extreme Fear`, `Fear`, `Neutral`, `Greed`,
+    /// `Extreme Greed`).
+    pub classification: String,
+}
+
 /// The base asset of a symbol written as base + quote (`BTCUSDT`, `ETHUSD`, `SOLUSDC`), with
 /// the quote it ends in. Dated suffixes (`BTCUSDT_250328`) are dropped.
 #[must_use]

@@ -13,6 +13,11 @@ const FAKE_TOKEN: &str = "test-token-not-real-0123";
 fn check_config(path: &str) -> (bool, String, String) {
     let out = Command::new(BIN)
         .args(["check-config", "--config", path])
+        // Variables of the test suite itself must not disturb the bot's config.
+        .env(
+            "LIQBOT_TEST_DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/test",
+        )
         .env("LIQBOT_TELEGRAM_TOKEN", FAKE_TOKEN)
         .output()
         .expect("run liqbot");
@@ -73,7 +78,7 @@ async fn run_streams_into_the_store_and_stops_cleanly_on_sigterm() {
     );
     let path = dir.path().join("bot.toml");
     std::fs::write(&path, toml).unwrap();
-    let child = Command::new(BIN)
+    let mut child = Command::new(BIN)
         .args(["run", "--config"])
         .arg(&path)
         .env("LIQBOT_LOG", "info")
@@ -90,6 +95,11 @@ async fn run_streams_into_the_store_and_stops_cleanly_on_sigterm() {
             tokio::time::Instant::now() < deadline,
             "stored {stored} of {expected}"
         );
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut logs = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
+            panic!("liqbot run exited early ({status}): {logs}");
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
         if let Ok(store) = SqlStore::open(&url).await {
             stored = store.event_count().await.unwrap_or(0);

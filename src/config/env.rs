@@ -25,6 +25,10 @@ pub const DATABASE_URL_VAR: &str = "LIQBOT_DATABASE_URL";
 /// Variables the binary reads itself (config path, log filter); the overlay ignores them.
 pub const RESERVED_VARS: [&str; 2] = ["LIQBOT_CONFIG", "LIQBOT_LOG"];
 
+/// Variables under this prefix belong to the test suite (`LIQBOT_TEST_DATABASE_URL`) and are
+/// never read as configuration.
+pub const TEST_VAR_PREFIX: &str = "LIQBOT_TEST_";
+
 /// Separates key path levels in an override name: `LIQBOT_SOURCES__BYBIT__ENABLED`.
 const LEVEL_SEPARATOR: &str = "__";
 
@@ -59,7 +63,7 @@ impl EnvLayer {
     ) -> Result<Self, ConfigError> {
         let mut vars: Vec<(String, String)> = vars
             .into_iter()
-            .filter(|(name, _)| name.starts_with(ENV_PREFIX))
+            .filter(|(name, _)| name.starts_with(ENV_PREFIX) && !name.starts_with(TEST_VAR_PREFIX))
             .collect();
         vars.sort();
         reject_case_duplicates(&vars)?;

@@ -187,3 +187,13 @@ fn bybit_ws_url_for_appends_the_category() {
         "wss://stream.bybit.com/v5/public/inverse"
     );
 }
+
+#[test]
+fn variables_of_the_test_suite_are_not_config() {
+    let env = [(
+        "LIQBOT_TEST_DATABASE_URL".to_owned(),
+        "postgres://postgres@127.0.0.1:5432/test".to_owned(),
+    )];
+    let layer = super::env::EnvLayer::from_vars(env);
+    assert!(layer.is_ok());
+}
