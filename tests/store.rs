@@ -267,3 +267,86 @@ async fn two_writers_racing_on_the_same_events_store_them_once() {
         assert_rows_close(t.name, &got, &brute_force(&events, range, None));
     }
 }
+
+#[tokio::test]
+async fn market_context_upserts_replace_rather_than_duplicate() {
+    use liqbot::model::{Candle, FearGreed, OpenInterest};
+    use liqbot::store::MarketStore;
+    let candle = |open_ms: i64, close: f64| Candle {
+        exchange: Exchange::Binance,
+        base: "BTC".into(),
+        open_ms,
+        interval_secs: 60,
+        open: 100.0,
+        high: 110.0,
+        low: 90.0,
+        close,
+    };
+    let oi = |exchange, ts_ms, usd| OpenInterest {
+        exchange,
+        base: "BTC".into(),
+        ts_ms,
+        usd,
+    };
+    let fg = |day: i64, value, class: &str| FearGreed {
+        ts_ms: day * 86_400_000,
+        value,
+        classification: class.into(),
+    };
+    for t in all_stores().await {
+        let s = &t.store;
+        s.upsert_candles(&[candle(0, 101.0), candle(60_000, 102.0)])
+            .await
+            .unwrap();
+        // The forming candle is polled again with a new close.
+        s.upsert_candles(&[candle(60_000, 105.0)]).await.unwrap();
+        let got = s
+            .candles(Exchange::Binance, "BTC", 0, 120_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            got,
+            vec![candle(0, 101.0), candle(60_000, 105.0)],
+            "{}",
+            t.name
+        );
+        assert!(
+            s.candles(Exchange::Okx, "BTC", 0, 120_000)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        s.upsert_open_interest(&[
+            oi(Exchange::Okx, 300_000, 5.0),
+            oi(Exchange::Binance, 300_000, 7.0),
+        ])
+        .await
+        .unwrap();
+        s.upsert_open_interest(&[oi(Exchange::Okx, 300_000, 6.0), oi(Exchange::Bybit, 0, 1.0)])
+            .await
+            .unwrap();
+        let got = s.open_interest("BTC", 0, 1_000_000).await.unwrap();
+        assert_eq!(
+            got,
+            vec![
+                oi(Exchange::Bybit, 0, 1.0),
+                oi(Exchange::Binance, 300_000, 7.0),
+                oi(Exchange::Okx, 300_000, 6.0)
+            ],
+            "{}",
+            t.name
+        );
+
+        s.upsert_fear_greed(&[fg(1, 40, "Fear"), fg(2, 70, "Greed")])
+            .await
+            .unwrap();
+        s.upsert_fear_greed(&[fg(2, 71, "Greed")]).await.unwrap();
+        assert_eq!(
+            s.fear_greed(8).await.unwrap(),
+            vec![fg(2, 71, "Greed"), fg(1, 40, "Fear")],
+            "{}",
+            t.name
+        );
+    }
+}

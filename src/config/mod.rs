@@ -12,6 +12,7 @@
 
 mod env;
 mod error;
+mod market;
 mod parse;
 mod secret;
 mod sections;
@@ -23,10 +24,11 @@ use serde::{Deserialize, Serialize};
 
 pub use env::{DATABASE_URL_VAR, DISCORD_TOKEN_VAR, ENV_PREFIX, RESERVED_VARS, TELEGRAM_TOKEN_VAR};
 pub use error::ConfigError;
+pub use market::{FearGreedConfig, LevelsConfig, MarketConfig};
 pub use secret::{Secret, mask_url};
 pub use sections::{
-    BinanceConfig, BybitCategory, BybitConfig, DiscordConfig, FearGreedConfig, MarketConfig,
-    OkxConfig, SourcesConfig, StoreConfig, SummaryConfig, TelegramConfig,
+    BinanceConfig, BybitCategory, BybitConfig, DiscordConfig, OkxConfig, SourcesConfig,
+    StoreConfig, SummaryConfig, TelegramConfig,
 };
 
 use env::EnvLayer;
@@ -35,7 +37,7 @@ use validate::{DatabaseUrlSource, Provenance};
 
 /// The whole configuration: the keys of `bot.toml` plus the tokens from the environment or
 /// secrets file. `Config::default()` is the production configuration without tokens.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Optional path of a TOML file with `telegram_token`, `discord_token` and `database_url`;

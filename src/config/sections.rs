@@ -254,30 +254,6 @@ impl OkxConfig {
     }
 }
 
-/// `[market]`: market-wide data shown next to liquidations.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MarketConfig {
-    /// `[market.fear_greed]`.
-    pub fear_greed: FearGreedConfig,
-}
-
-/// `[market.fear_greed]`: the Crypto Fear & Greed index.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FearGreedConfig {
-    /// The index API endpoint.
-    pub url: String,
-}
-
-impl Default for FearGreedConfig {
-    fn default() -> Self {
-        Self {
-            url: "https://api.alternative.me/fng/".to_owned(),
-        }
-    }
-}
-
 /// `[telegram]`: the Telegram Bot API; the token comes from the environment or secrets file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -89,11 +89,7 @@ pub(crate) fn validate(config: &Config) -> Result<(), Issue> {
     url("sources.okx.rest_url", &okx.rest_url, &HTTP_SCHEMES)?;
     at_least_one("sources.okx.ping_interval_secs", okx.ping_interval_secs)?;
 
-    url(
-        "market.fear_greed.url",
-        &config.market.fear_greed.url,
-        &HTTP_SCHEMES,
-    )?;
+    market(&config.market)?;
     url("telegram.api_url", &config.telegram.api_url, &HTTP_SCHEMES)?;
     url("discord.api_url", &config.discord.api_url, &HTTP_SCHEMES)?;
 
@@ -105,6 +101,72 @@ pub(crate) fn validate(config: &Config) -> Result<(), Issue> {
         return Err(Issue::new(
             "summary.time_zone",
             "is empty; use an IANA name such as \"UTC\"",
+        ));
+    }
+    Ok(())
+}
+
+fn market(market: &super::MarketConfig) -> Result<(), Issue> {
+    if market
+        .coins
+        .iter()
+        .any(|c| c.trim().is_empty() || c.contains(char::is_whitespace))
+    {
+        return Err(Issue::new(
+            "market.coins",
+            "holds an empty name or one with spaces",
+        ));
+    }
+    at_least_one("market.poll_interval_secs", market.poll_interval_secs)?;
+    at_least_one("market.history_hours", market.history_hours)?;
+    at_least_one("market.request_timeout_secs", market.request_timeout_secs)?;
+    url(
+        "market.fear_greed.url",
+        &market.fear_greed.url,
+        &HTTP_SCHEMES,
+    )?;
+    at_least_one(
+        "market.fear_greed.interval_secs",
+        market.fear_greed.interval_secs,
+    )?;
+    let levels = &market.levels;
+    if levels.leverage.is_empty() || levels.leverage.iter().any(|l| !(l.is_finite() && *l > 1.0)) {
+        return Err(Issue::new(
+            "market.levels.leverage",
+            "needs at least one leverage, each above 1",
+        ));
+    }
+    if levels.weights.len() != levels.leverage.len() {
+        return Err(Issue {
+            related: Some("market.levels.leverage".to_owned()),
+            ..Issue::new(
+                "market.levels.weights",
+                format!(
+                    "has {} weights for {} leverage tiers; give one weight per tier",
+                    levels.weights.len(),
+                    levels.leverage.len()
+                ),
+            )
+        });
+    }
+    if levels.weights.iter().any(|w| !(w.is_finite() && *w >= 0.0))
+        || levels.weights.iter().sum::<f64>() <= 0.0
+    {
+        return Err(Issue::new(
+            "market.levels.weights",
+            "must be non-negative with a positive sum",
+        ));
+    }
+    if !(0.0..0.5).contains(&levels.mmr) {
+        return Err(Issue::new(
+            "market.levels.mmr",
+            "must be at least 0 and below 0.5",
+        ));
+    }
+    if !(levels.cluster_window_pct > 0.0 && levels.cluster_window_pct <= 20.0) {
+        return Err(Issue::new(
+            "market.levels.cluster_window_pct",
+            "must be above 0 and at most 20",
         ));
     }
     Ok(())

@@ -7,7 +7,21 @@
 //! queries read the buckets, never the raw events: a 24h answer is at most 120 minute rows and
 //! 24 hour rows per exchange, symbol and side, however much history there is.
 
+/// Runs `$body` with `$pool` bound to the backend's pool; the body is compiled once per
+/// backend, so the same query code serves both.
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            Backend::Sqlite($pool) => $body,
+            Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+mod market;
 mod schema;
+
+pub use market::MarketStore;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -124,17 +138,6 @@ enum Backend {
 /// The sqlx store, on SQLite or PostgreSQL depending on its URL.
 pub struct SqlStore {
     backend: Backend,
-}
-
-/// Runs `$body` with `$pool` bound to the backend's pool; the body is compiled once per
-/// backend, so the same query code serves both.
-macro_rules! with_pool {
-    ($store:expr, $pool:ident => $body:expr) => {
-        match &$store.backend {
-            Backend::Sqlite($pool) => $body,
-            Backend::Postgres($pool) => $body,
-        }
-    };
 }
 
 impl SqlStore {

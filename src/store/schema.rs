@@ -3,7 +3,8 @@
 //! Append a migration to both lists to change the schema; never edit one that has shipped.
 
 /// SQLite migrations, in order.
-pub const SQLITE: &[&str] = &[r"
+pub const SQLITE: &[&str] = &[
+    r"
 CREATE TABLE liquidations (
     dedup_key TEXT PRIMARY KEY NOT NULL,
     exchange  TEXT NOT NULL,
@@ -40,10 +41,40 @@ CREATE TABLE liq_hour (
     max_usd  REAL NOT NULL,
     PRIMARY KEY (slot, exchange, symbol, side)
 ) WITHOUT ROWID;
-"];
+",
+    MARKET_SQLITE,
+];
+
+/// Market context: candles, open interest, Fear & Greed.
+const MARKET_SQLITE: &str = r"
+CREATE TABLE candles (
+    exchange      TEXT NOT NULL,
+    base          TEXT NOT NULL,
+    interval_secs INTEGER NOT NULL,
+    open_ms       INTEGER NOT NULL,
+    open          REAL NOT NULL,
+    high          REAL NOT NULL,
+    low           REAL NOT NULL,
+    close         REAL NOT NULL,
+    PRIMARY KEY (exchange, base, interval_secs, open_ms)
+) WITHOUT ROWID;
+CREATE TABLE open_interest (
+    exchange TEXT NOT NULL,
+    base     TEXT NOT NULL,
+    ts_ms    INTEGER NOT NULL,
+    usd      REAL NOT NULL,
+    PRIMARY KEY (base, ts_ms, exchange)
+) WITHOUT ROWID;
+CREATE TABLE fear_greed (
+    ts_ms          INTEGER PRIMARY KEY NOT NULL,
+    value          INTEGER NOT NULL,
+    classification TEXT NOT NULL
+);
+";
 
 /// PostgreSQL migrations, in order.
-pub const POSTGRES: &[&str] = &[r"
+pub const POSTGRES: &[&str] = &[
+    r"
 CREATE TABLE liquidations (
     dedup_key TEXT PRIMARY KEY NOT NULL,
     exchange  TEXT NOT NULL,
@@ -80,4 +111,33 @@ CREATE TABLE liq_hour (
     max_usd  DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (slot, exchange, symbol, side)
 );
-"];
+",
+    MARKET_POSTGRES,
+];
+
+/// Market context: candles, open interest, Fear & Greed.
+const MARKET_POSTGRES: &str = r"
+CREATE TABLE candles (
+    exchange      TEXT NOT NULL,
+    base          TEXT NOT NULL,
+    interval_secs BIGINT NOT NULL,
+    open_ms       BIGINT NOT NULL,
+    open          DOUBLE PRECISION NOT NULL,
+    high          DOUBLE PRECISION NOT NULL,
+    low           DOUBLE PRECISION NOT NULL,
+    close         DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (exchange, base, interval_secs, open_ms)
+);
+CREATE TABLE open_interest (
+    exchange TEXT NOT NULL,
+    base     TEXT NOT NULL,
+    ts_ms    BIGINT NOT NULL,
+    usd      DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (base, ts_ms, exchange)
+);
+CREATE TABLE fear_greed (
+    ts_ms          BIGINT PRIMARY KEY NOT NULL,
+    value          BIGINT NOT NULL,
+    classification TEXT NOT NULL
+);
+";
