@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use super::context::SimContext;
 use crate::model::{Exchange, Liquidation, Side};
 use crate::rng::SplitMix64;
 use crate::sources::bybit::{BybitContract, BybitInstrument};
@@ -173,6 +174,7 @@ pub struct Market {
     next_second_ms: i64,
     prices: Vec<f64>,
     moves: Vec<Option<Move>>,
+    context: SimContext,
 }
 
 impl Market {
@@ -184,7 +186,14 @@ impl Market {
             next_second_ms: start_ms.div_euclid(1000) * 1000,
             prices: COINS.iter().map(|c| c.price).collect(),
             moves: vec![None; COINS.len()],
+            context: SimContext::new(seed, &COINS.map(|c| c.price)),
         }
+    }
+
+    /// Candles and open interest so far.
+    #[must_use]
+    pub fn context(&self) -> &SimContext {
+        &self.context
     }
 
     /// The current price of each coin, in the order of [`COINS`].
@@ -204,6 +213,7 @@ impl Market {
                 self.step_coin(i, second, &mut this_second);
             }
             this_second.sort_by_key(|(_, e): &(SimFeed, Liquidation)| e.ts_ms);
+            self.context.on_second(second, &self.prices, &this_second);
             out.extend(this_second);
             self.next_second_ms += 1000;
         }

@@ -2,6 +2,7 @@
 //! real wire format on 127.0.0.1 ([`server`]). `liqbot demo`, the integration tests and the
 //! benchmarks all run the real bot against it.
 
+pub mod context;
 pub mod market;
 pub mod server;
 
