@@ -199,3 +199,66 @@ pub async fn query_report(
     store.close().await;
     Ok(out)
 }
+
+/// Times the estimated-levels model over `days` days of synthetic 1-minute BTC candles with
+/// open interest every 5 minutes, `runs` times, and returns the report.
+#[must_use]
+pub fn levels_report(days: u32, runs: usize) -> String {
+    use crate::analytics::levels::{LevelParams, estimate_levels};
+
+    let (candles, open_interest) = levels_market(days);
+    let params = LevelParams::default();
+    let mut samples = Vec::with_capacity(runs);
+    let mut bins = 0;
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        let estimate = estimate_levels(&candles, &open_interest, &params);
+        samples.push(t.elapsed());
+        bins = estimate.map.bins.len();
+        std::hint::black_box(estimate);
+    }
+    let (median, p99) = median_p99(samples);
+    format!(
+        "levels: {days} days of 1m candles ({}), median {:.2} ms, p99 {:.2} ms ({} runs, {} OI readings, {bins} bins in the final map)\n",
+        candles.len(),
+        median.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3,
+        runs.max(1),
+        open_interest.len(),
+    )
+}
+
+/// A seeded random walk of 1-minute BTC candles from 95,000 over `days` days, and one-sided
+/// open interest read every 5 minutes that drifts around $8B with ups and downs.
+fn levels_market(days: u32) -> (Vec<crate::model::Candle>, Vec<(i64, f64)>) {
+    let minutes = i64::from(days) * 24 * 60;
+    let start_ms = 1_767_225_600_000; // 2026-01-01 00:00 UTC
+    let mut rng = SplitMix64::new(17);
+    let mut price = 95_000.0_f64;
+    let mut oi = 8e9_f64;
+    let mut candles = Vec::with_capacity(usize::try_from(minutes).unwrap_or(0));
+    let mut open_interest = vec![(start_ms, oi)];
+    for m in 0..minutes {
+        let open_ms = start_ms + m * 60_000;
+        let open = price;
+        // About 0.05% per minute, so a week moves a few percent and crosses many levels.
+        price *= 1.0 + 0.0005 * rng.next_normal();
+        let wick = |rng: &mut SplitMix64| 0.0003 * rng.next_normal().abs();
+        candles.push(crate::model::Candle {
+            exchange: Exchange::Binance,
+            base: "BTC".to_owned(),
+            open_ms,
+            interval_secs: 60,
+            open,
+            high: open.max(price) * (1.0 + wick(&mut rng)),
+            low: open.min(price) * (1.0 - wick(&mut rng)),
+            close: price,
+        });
+        if (m + 1) % 5 == 0 {
+            // Mean-reverting toward $8B, with shocks both ways (builds and flushes).
+            oi = (oi + 0.02 * (8e9 - oi) + 4e7 * rng.next_normal()).max(1e9);
+            open_interest.push((open_ms + 60_000, oi));
+        }
+    }
+    (candles, open_interest)
+}

@@ -12,6 +12,7 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::ingest::{IngestStats, WriterSettings, run_writer};
+use crate::pollers::{self, RunningPollers};
 use crate::sources::venues::{self, RunningSource};
 use crate::store::SqlStore;
 
@@ -26,6 +27,8 @@ pub struct Bot {
     pub sources: Vec<RunningSource>,
     /// The writer's counters.
     pub ingest: Arc<IngestStats>,
+    /// The market-context pollers, when `market.enabled`.
+    pub pollers: Option<RunningPollers>,
     writer: JoinHandle<()>,
     shutdown: CancellationToken,
 }
@@ -57,6 +60,11 @@ impl Bot {
         // The sources hold the only senders: when they stop, the writer drains and ends.
         let sources = venues::start(config, &tx, &shutdown)?;
         drop(tx);
+        let pollers = if config.market.enabled {
+            Some(pollers::start(config, &store, &shutdown)?)
+        } else {
+            None
+        };
         info!(
             backend = store.backend_name(),
             sources = sources.len(),
@@ -66,6 +74,7 @@ impl Bot {
             store,
             sources,
             ingest,
+            pollers,
             writer,
             shutdown,
         })
@@ -87,6 +96,11 @@ impl Bot {
         for source in self.sources {
             if let Err(e) = source.task.await {
                 warn!(source = %source.name, error = %e, "Source task ended abnormally.");
+            }
+        }
+        for task in self.pollers.into_iter().flat_map(|p| p.tasks) {
+            if let Err(e) = task.await {
+                warn!(error = %e, "Poller task ended abnormally.");
             }
         }
         self.writer.await.context("the writer task failed")?;

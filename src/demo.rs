@@ -11,7 +11,8 @@ use tokio::time::Instant;
 use crate::analytics::Window;
 use crate::bot::Bot;
 use crate::config::Config;
-use crate::render::plain::summary_text;
+use crate::render::plain::{market_text, summary_text};
+use crate::report::market_report;
 use crate::sim::{SimOptions, SimServer};
 use crate::store::{Store, window_summary};
 
@@ -54,12 +55,25 @@ pub async fn run(options: &DemoOptions) -> anyhow::Result<String> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    while bot.pollers.as_ref().is_some_and(|p| !p.all_fetched()) {
+        if Instant::now() > deadline {
+            bail!("the market-context pollers did not fetch within two minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     tokio::time::sleep(Duration::from_secs(options.live_secs)).await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut market = String::new();
+    for coin in ["BTC", "ETH"] {
+        let report =
+            market_report(&bot.store, &config.market, coin, now, bot.pollers.as_ref()).await?;
+        market.push_str(&market_text(&report));
+        market.push('\n');
+    }
     let stats = bot.stats_lines();
     let store = bot.shutdown().await?;
 
-    let now = chrono::Utc::now().timestamp_millis();
-    let mut out = String::new();
+    let mut out = market;
     for window in [Window::H24, Window::H1] {
         let summary = window_summary(&*store, window, None, now, config.summary.top_coins).await?;
         out.push_str(&summary_text(&summary));

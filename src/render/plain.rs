@@ -134,3 +134,87 @@ pub fn summary_text(s: &Summary) -> String {
     }
     out
 }
+
+/// Renders market context and the estimated levels of one coin as plain text.
+#[must_use]
+pub fn market_text(r: &crate::report::MarketReport) -> String {
+    use crate::market::fear_greed::ATTRIBUTION;
+    let mut out = String::new();
+    let mut line = Vec::new();
+    if let Some(c) = &r.context {
+        let mut price_part = format!("{} {}", c.base, price(c.price));
+        if let Some(pct) = c.price_change_24h_pct {
+            price_part.push_str(&format!(" ({} 24h)", pct_signed(pct)));
+        }
+        line.push(price_part);
+        if let Some(oi) = c.oi_usd {
+            let mut oi_part = format!("open interest {}", money(oi));
+            if let Some(pct) = c.oi_change_24h_pct {
+                oi_part.push_str(&format!(" ({} 24h)", pct_signed(pct)));
+            }
+            line.push(oi_part);
+        }
+    }
+    if let Some(fg) = &r.fear_greed {
+        let mut fg_part = format!(
+            "Fear & Greed {} ({})",
+            fg.today.value, fg.today.classification
+        );
+        if let Some(y) = &fg.yesterday {
+            fg_part.push_str(&format!(", yesterday {}", y.value));
+        }
+        if let Some(w) = &fg.week_ago {
+            fg_part.push_str(&format!(", last week {} ({})", w.value, w.classification));
+        }
+        line.push(fg_part);
+    }
+    if !line.is_empty() {
+        let (first, rest) = line.split_at(line.len().min(2));
+        let mut text = first.join(", ");
+        if !rest.is_empty() {
+            text.push_str("; ");
+            text.push_str(&rest.join("; "));
+        }
+        let _ = writeln!(out, "{text}");
+    }
+    match (r.above.first(), r.below.first()) {
+        (None, None) => {
+            let _ = writeln!(
+                out,
+                "Estimated liquidation levels: not enough candles and open interest yet."
+            );
+        }
+        (up, down) => {
+            let mut parts = Vec::new();
+            if let Some(c) = up {
+                parts.push(format!(
+                    "Looking up: about {} of short liquidations cluster at {} ({}).",
+                    money(c.usd),
+                    price(c.price),
+                    pct_signed(c.distance_pct)
+                ));
+            }
+            if let Some(c) = down {
+                parts.push(format!(
+                    "Looking down: about {} of long liquidations at {} ({}).",
+                    money(c.usd),
+                    price(c.price),
+                    pct_signed(c.distance_pct)
+                ));
+            }
+            let _ = writeln!(out, "{}", parts.join(" "));
+            let _ = writeln!(
+                out,
+                "Levels are estimates from a model (assumed leverage mix, {:.0}h of candles and open-interest changes), not orders on the books.",
+                r.levels_hours
+            );
+        }
+    }
+    if r.fear_greed.is_some() {
+        let _ = writeln!(out, "{ATTRIBUTION}.");
+    }
+    if !r.stale.is_empty() {
+        let _ = writeln!(out, "Stale data (source failing): {}.", r.stale.join(", "));
+    }
+    out
+}

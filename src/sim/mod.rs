@@ -4,6 +4,7 @@
 
 pub mod context;
 pub mod market;
+mod rest;
 pub mod server;
 
 pub use market::{COINS, Market, SimFeed};

@@ -72,26 +72,26 @@ struct FeedState {
     connections: u64,
 }
 
-struct SimState {
-    market: Market,
+pub(super) struct SimState {
+    pub(super) market: Market,
     feeds: HashMap<SimFeed, FeedState>,
 }
 
 impl SimState {
-    fn advance_to(&mut self, now_ms: i64) {
+    pub(super) fn advance_to(&mut self, now_ms: i64) {
         for (feed, event) in self.market.advance_to(now_ms) {
             self.feeds.entry(feed).or_default().events.push(event);
         }
     }
 }
 
-struct Shared {
+pub(super) struct Shared {
     state: Mutex<SimState>,
-    options: SimOptions,
+    pub(super) options: SimOptions,
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, SimState> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, SimState> {
         // A panic in one connection must not take the whole simulator down.
         self.state
             .lock()
@@ -107,7 +107,7 @@ pub struct SimServer {
     task: JoinHandle<()>,
 }
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
@@ -135,6 +135,7 @@ impl SimServer {
             .route("/ws/v5/public", get(okx_ws))
             .route("/v5/market/instruments-info", get(bybit_instruments_rest))
             .route("/api/v5/public/instruments", get(okx_instruments_rest))
+            .merge(super::rest::routes())
             .with_state(Arc::clone(&shared));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -170,7 +171,8 @@ impl SimServer {
         s.bybit.ws_url = format!("{ws}/v5/public");
         s.bybit.rest_url.clone_from(&http);
         s.okx.ws_url = format!("{ws}/ws/v5/public");
-        s.okx.rest_url = http;
+        s.okx.rest_url.clone_from(&http);
+        config.market.fear_greed.url = format!("{http}/fng/");
     }
 
     /// Every event the market has generated on `feed` so far (history and live).
