@@ -55,6 +55,15 @@ enum Command {
         #[arg(long)]
         coin: Option<String>,
     },
+    /// Print market context and estimated liquidation levels of a coin from the store.
+    Levels {
+        /// The config file (for the store URL and the model's parameters).
+        #[arg(long, short, env = "LIQBOT_CONFIG", default_value = "bot.toml")]
+        config: PathBuf,
+        /// The coin (BTC).
+        #[arg(long, default_value = "BTC")]
+        coin: String,
+    },
     /// Measure throughput and query latency on this machine.
     Bench {
         #[command(subcommand)]
@@ -150,6 +159,23 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             )
             .await?;
             print!("{}", liqbot::render::plain::summary_text(&summary));
+            store.close().await;
+            Ok(())
+        }
+        Command::Levels { config, coin } => {
+            init_logs("warn");
+            let cfg = load(&config)?;
+            let store = liqbot::store::SqlStore::open(&cfg.store.url).await?;
+            let now = chrono::Utc::now().timestamp_millis();
+            let report = liqbot::report::market_report(
+                &store,
+                &cfg.market,
+                &coin.to_ascii_uppercase(),
+                now,
+                None,
+            )
+            .await?;
+            print!("{}", liqbot::render::plain::market_text(&report));
             store.close().await;
             Ok(())
         }

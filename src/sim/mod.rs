@@ -4,8 +4,9 @@
 
 pub mod context;
 pub mod market;
-mod rest;
+pub mod rest;
 pub mod server;
 
 pub use market::{COINS, Market, SimFeed};
+pub use rest::RestFault;
 pub use server::{SimOptions, SimServer};

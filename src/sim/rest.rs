@@ -5,8 +5,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use std::sync::atomic::Ordering;
+
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::context::{fear_greed_history, venue_share};
@@ -24,8 +29,46 @@ use crate::sources::bybit::BybitContract;
 
 type Params = Query<HashMap<String, String>>;
 
+/// How the market-context endpoints misbehave, for tests of the pollers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestFault {
+    /// Answer normally.
+    None = 0,
+    /// Answer 500 Internal Server Error.
+    ServerError = 1,
+    /// Answer 200 with a body that is not the venue's format.
+    Garbage = 2,
+    /// Never answer (the client's timeout fires).
+    Hang = 3,
+}
+
+impl RestFault {
+    fn from_u8(v: u8) -> Self {
+        match v {
+            1 => Self::ServerError,
+            2 => Self::Garbage,
+            3 => Self::Hang,
+            _ => Self::None,
+        }
+    }
+}
+
+async fn inject_fault(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    match RestFault::from_u8(shared.rest_fault.load(Ordering::Relaxed)) {
+        RestFault::None => next.run(request).await,
+        RestFault::ServerError => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "upstream failure").into_response()
+        }
+        RestFault::Garbage => "<html>rate limited</html>".into_response(),
+        RestFault::Hang => {
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
+    }
+}
+
 /// The routes, to merge into the simulator's router.
-pub(super) fn routes() -> Router<Arc<Shared>> {
+pub(super) fn routes(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
     Router::new()
         .route("/fapi/v1/klines", get(binance_klines))
         .route("/futures/data/openInterestHist", get(binance_oi_hist))
@@ -38,6 +81,10 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
             get(okx_oi_history),
         )
         .route("/fng/", get(fear_greed))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(shared),
+            inject_fault,
+        ))
 }
 
 fn param<T: std::str::FromStr>(q: &HashMap<String, String>, key: &str) -> Option<T> {

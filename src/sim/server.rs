@@ -8,6 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU8;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -88,6 +89,8 @@ impl SimState {
 pub(super) struct Shared {
     state: Mutex<SimState>,
     pub(super) options: SimOptions,
+    /// A [`super::rest::RestFault`] for the market-context endpoints.
+    pub(super) rest_fault: AtomicU8,
 }
 
 impl Shared {
@@ -127,6 +130,7 @@ impl SimServer {
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             options,
+            rest_fault: AtomicU8::new(0),
         });
         let app = Router::new()
             .route(binance::STREAM_PATH, get(binance_ws))
@@ -135,7 +139,7 @@ impl SimServer {
             .route("/ws/v5/public", get(okx_ws))
             .route("/v5/market/instruments-info", get(bybit_instruments_rest))
             .route("/api/v5/public/instruments", get(okx_instruments_rest))
-            .merge(super::rest::routes())
+            .merge(super::rest::routes(&shared))
             .with_state(Arc::clone(&shared));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -215,6 +219,13 @@ impl SimServer {
     #[must_use]
     pub fn connections(&self, feed: SimFeed) -> u64 {
         self.shared.lock().feeds[&feed].connections
+    }
+
+    /// Makes the market-context endpoints misbehave (or behave again).
+    pub fn set_rest_fault(&self, fault: super::rest::RestFault) {
+        self.shared
+            .rest_fault
+            .store(fault as u8, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Stops serving; open connections are dropped.

@@ -174,17 +174,8 @@ impl LevelModel {
             return Vec::new();
         };
         let mut out = Vec::with_capacity(self.longs.len() + self.shorts.len());
-        let mut longs = self.longs.iter().map(|(&i, &v)| (i, v)).peekable();
-        let mut shorts = self.shorts.iter().map(|(&i, &v)| (i, v)).peekable();
-        loop {
-            let next = [longs.peek(), shorts.peek()].into_iter().flatten();
-            let Some(index) = next.map(|&(i, _)| i).min() else {
-                break;
-            };
-            let long = longs.next_if(|&(i, _)| i == index).map_or(0.0, |(_, v)| v);
-            let short = shorts.next_if(|&(i, _)| i == index).map_or(0.0, |(_, v)| v);
-            let long_usd = self.usd(long);
-            let short_usd = self.usd(short);
+        let mut push = |index: i64, long: f64, short: f64| {
+            let (long_usd, short_usd) = (self.usd(long), self.usd(short));
             if long_usd > 0.0 || short_usd > 0.0 {
                 #[allow(clippy::cast_precision_loss)] // Bin indices are far below 2^53.
                 let price = index as f64 * bin;
@@ -194,6 +185,18 @@ impl LevelModel {
                     short_usd,
                 });
             }
+        };
+        // A merge of two sorted maps; they rarely overlap, as longs sit below the price.
+        let mut shorts = self.shorts.iter().peekable();
+        for (&i, &long) in &self.longs {
+            while let Some((&j, &short)) = shorts.next_if(|&(&j, _)| j < i) {
+                push(j, 0.0, short);
+            }
+            let short = shorts.next_if(|&(&j, _)| j == i).map_or(0.0, |(_, &s)| s);
+            push(i, long, short);
+        }
+        for (&j, &short) in shorts {
+            push(j, 0.0, short);
         }
         out
     }
