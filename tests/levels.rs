@@ -192,6 +192,47 @@ fn the_grid_keeps_every_nth_candle_and_always_the_last() {
     assert_eq!(got.grid.bin_size, 0.5);
 }
 
+#[test]
+fn the_worked_example_in_the_docs_holds() {
+    // docs/levels-model.md: BTC closes at 95,000 as OI rises by $100M (default parameters,
+    // bins of 50); a candle with low 93,520 and high 95,300 takes the 50x and 100x longs; OI
+    // then falls 10%.
+    let candles = vec![
+        candle(0, 95_000.0, 95_000.0, 95_000.0),
+        candle(1, 93_520.0, 95_300.0, 94_000.0),
+        candle(2, 94_000.0, 94_000.0, 94_000.0),
+    ];
+    let oi = [(0, 1e9), (MIN, 1.1e9), (3 * MIN, 0.99e9)];
+    let got = estimate_levels(&candles, &oi, &LevelParams::default());
+    let millions = |usd: f64| (usd / 1e5).round() / 10.0;
+    let bins: Vec<(f64, f64, f64)> = got
+        .map
+        .bins
+        .iter()
+        .map(|b| (b.price, millions(b.long_usd), millions(b.short_usd)))
+        .collect();
+    assert_eq!(
+        bins,
+        vec![
+            (76_450.0, 9.0, 0.0),
+            (85_950.0, 22.5, 0.0),
+            (91_650.0, 27.0, 0.0),
+            (95_450.0, 0.0, 13.5),
+            (96_400.0, 0.0, 18.0),
+            (98_300.0, 0.0, 27.0),
+            (104_000.0, 0.0, 22.5),
+            (113_500.0, 0.0, 9.0),
+        ]
+    );
+    assert_eq!(
+        (
+            millions(got.map.total_long_usd()),
+            millions(got.map.total_short_usd())
+        ),
+        (58.5, 90.0)
+    );
+}
+
 fn long(price: f64, usd: f64) -> LevelBin {
     bin(price, usd, 0.0)
 }
@@ -276,8 +317,12 @@ fn default_params_put_the_100x_long_half_a_percent_under_the_price() {
     assert_eq!(nearest, Some((94_500.0, 150_000.0)));
 }
 
-/// A market: per candle, a return, two wicks and an optional OI reading.
-fn market() -> impl Strategy<Value = (f64, Vec<(f64, f64, f64, Option<f64>)>)> {
+/// One candle of a generated market: a return, the upper and lower wick as fractions, and an
+/// OI reading at its close, if any.
+type Step = (f64, f64, f64, Option<f64>);
+
+/// A starting price and the candles that follow it.
+fn market() -> impl Strategy<Value = (f64, Vec<Step>)> {
     (
         0.01f64..100_000.0,
         prop::collection::vec(
@@ -347,34 +392,4 @@ fn levels_report_over_a_week_of_minutes() {
     let report = liqbot::bench::levels_report(7, 50);
     println!("{report}");
     assert!(report.starts_with("levels: 7 days of 1m candles (10080)"));
-}
-
-#[test]
-#[ignore]
-fn tmp_profile() {
-    use std::time::Instant;
-    let days = 7;
-    let mut rng = liqbot::rng::SplitMix64::new(17);
-    let mut price = 95_000.0_f64;
-    let mut oi = 8e9_f64;
-    let mut candles = Vec::new();
-    let mut ois = vec![(0, oi)];
-    for m in 0..(days * 1440) {
-        let open = price;
-        price *= 1.0 + 0.0005 * rng.next_normal();
-        candles.push(Candle { open, high: open.max(price) * 1.0002, low: open.min(price) * 0.9998, ..candle(m, 0.0, 0.0, price) });
-        if (m + 1) % 5 == 0 { oi = (oi + 0.02 * (8e9 - oi) + 4e7 * rng.next_normal()).max(1e9); ois.push(((m + 1) * MIN, oi)); }
-    }
-    for every in [15, 1_000_000] {
-        let p = LevelParams { grid_every: every, ..LevelParams::default() };
-        let mut best = f64::MAX;
-        let mut cells = 0;
-        for _ in 0..30 {
-            let t = Instant::now();
-            let e = estimate_levels(&candles, &ois, &p);
-            best = best.min(t.elapsed().as_secs_f64() * 1e3);
-            cells = e.grid.columns.iter().map(|c| c.bins.len()).sum::<usize>();
-        }
-        println!("grid_every {every}: best {best:.2} ms, {cells} grid cells");
-    }
 }

@@ -101,7 +101,11 @@ impl LevelModel {
         }
         if candle.high.is_finite() {
             let upto = bin_index(candle.high, bin);
-            if self.shorts.first_key_value().is_some_and(|(&i, _)| i <= upto) {
+            if self
+                .shorts
+                .first_key_value()
+                .is_some_and(|(&i, _)| i <= upto)
+            {
                 self.shorts = self.shorts.split_off(&upto.saturating_add(1));
             }
         }

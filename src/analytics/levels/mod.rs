@@ -14,8 +14,6 @@
 mod clusters;
 mod engine;
 
-use serde::{Deserialize, Serialize};
-
 use crate::model::Candle;
 
 pub use clusters::{Cluster, DEFAULT_CLUSTER_WINDOW_PCT, clusters};
@@ -23,8 +21,7 @@ pub use engine::{LevelModel, MIN_LEVEL_USD};
 
 /// One slice of the leverage mix: the share `weight` of new open interest assumed to be opened
 /// at `leverage`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LeverageTier {
     /// Leverage, e.g. `10.0` for 10x. Tiers at or below 0 are ignored.
     pub leverage: f64,
@@ -33,8 +30,7 @@ pub struct LeverageTier {
 }
 
 /// The model's assumptions. The defaults are a guess at a typical retail mix, not a measurement.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LevelParams {
     /// How new open interest is spread over leverage (default 5x/10x/25x/50x/100x with weights
     /// 0.10/0.25/0.30/0.20/0.15).
