@@ -82,6 +82,15 @@ enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Time the liquidation-level model over days of 1-minute candles.
+    Levels {
+        /// Days of 1-minute candles.
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        /// Runs (the median is reported).
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+    },
     /// Fill a store with history and time the 24h summary query.
     Query {
         /// The store URL; a temporary SQLite file when omitted.
@@ -182,6 +191,9 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
         Command::Bench { what } => {
             init_logs("warn");
             match what {
+                BenchCommand::Levels { days, runs } => {
+                    print!("{}", liqbot::bench::levels_report(days, runs))
+                }
                 BenchCommand::Parse { events, runs } => {
                     print!("{}", liqbot::bench::parse_report(events, runs))
                 }
