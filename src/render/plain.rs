@@ -177,38 +177,25 @@ pub fn market_text(r: &crate::report::MarketReport) -> String {
         }
         let _ = writeln!(out, "{text}");
     }
-    match (r.above.first(), r.below.first()) {
-        (None, None) => {
-            let _ = writeln!(
-                out,
-                "Estimated liquidation levels: not enough candles and open interest yet."
-            );
+    if r.above.is_empty() && r.below.is_empty() {
+        let _ = writeln!(
+            out,
+            "Estimated liquidation levels: not enough candles and open interest yet."
+        );
+    } else {
+        let mut parts = Vec::new();
+        if let Some(text) = cluster_list(&r.above) {
+            parts.push(format!("Looking up: about {text} of short liquidations."));
         }
-        (up, down) => {
-            let mut parts = Vec::new();
-            if let Some(c) = up {
-                parts.push(format!(
-                    "Looking up: about {} of short liquidations cluster at {} ({}).",
-                    money(c.usd),
-                    price(c.price),
-                    pct_signed(c.distance_pct)
-                ));
-            }
-            if let Some(c) = down {
-                parts.push(format!(
-                    "Looking down: about {} of long liquidations at {} ({}).",
-                    money(c.usd),
-                    price(c.price),
-                    pct_signed(c.distance_pct)
-                ));
-            }
-            let _ = writeln!(out, "{}", parts.join(" "));
-            let _ = writeln!(
-                out,
-                "Levels are estimates from a model (assumed leverage mix, {:.0}h of candles and open-interest changes), not orders on the books.",
-                r.levels_hours
-            );
+        if let Some(text) = cluster_list(&r.below) {
+            parts.push(format!("Looking down: about {text} of long liquidations."));
         }
+        let _ = writeln!(out, "{}", parts.join(" "));
+        let _ = writeln!(
+            out,
+            "Levels are estimates from a model (assumed leverage mix, {:.0}h of candles and open-interest changes), not orders on the books.",
+            r.levels_hours
+        );
     }
     if r.fear_greed.is_some() {
         let _ = writeln!(out, "{ATTRIBUTION}.");
@@ -217,4 +204,20 @@ pub fn market_text(r: &crate::report::MarketReport) -> String {
         let _ = writeln!(out, "Stale data (source failing): {}.", r.stale.join(", "));
     }
     out
+}
+
+/// "$1.00B at $94,000.0 (+2.1%), then $420M at $96,000.0 (+4.2%)", largest first.
+fn cluster_list(clusters: &[crate::analytics::levels::Cluster]) -> Option<String> {
+    let items: Vec<String> = clusters
+        .iter()
+        .map(|c| {
+            format!(
+                "{} at {} ({})",
+                money(c.usd),
+                price(c.price),
+                pct_signed(c.distance_pct)
+            )
+        })
+        .collect();
+    (!items.is_empty()).then(|| items.join(", then "))
 }
