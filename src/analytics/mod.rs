@@ -1,8 +1,10 @@
 //! Analytics: pure functions of stored data. Per-minute buckets are built here as events
 //! arrive, and window summaries are computed here from what the store returns.
 
+pub mod alert;
 pub mod buckets;
 pub mod context;
+pub mod heatmap;
 pub mod levels;
 pub mod summary;
 pub mod window;
