@@ -184,11 +184,11 @@ pub fn market_text(r: &crate::report::MarketReport) -> String {
         );
     } else {
         let mut parts = Vec::new();
-        if let Some(text) = cluster_list(&r.above) {
-            parts.push(format!("Looking up: about {text} of short liquidations."));
+        if let Some(text) = cluster_list(&r.above, "short") {
+            parts.push(format!("Looking up: about {text}."));
         }
-        if let Some(text) = cluster_list(&r.below) {
-            parts.push(format!("Looking down: about {text} of long liquidations."));
+        if let Some(text) = cluster_list(&r.below, "long") {
+            parts.push(format!("Looking down: about {text}."));
         }
         let _ = writeln!(out, "{}", parts.join(" "));
         let _ = writeln!(
