@@ -206,13 +206,20 @@ pub fn market_text(r: &crate::report::MarketReport) -> String {
     out
 }
 
-/// "$1.00B at $94,000.0 (+2.1%), then $420M at $96,000.0 (+4.2%)", largest first.
-fn cluster_list(clusters: &[crate::analytics::levels::Cluster]) -> Option<String> {
+/// "$1.00B of short liquidations cluster at $94,000.0 (+2.1%), then $420M at $96,000.0
+/// (+4.2%)", largest first.
+fn cluster_list(clusters: &[crate::analytics::levels::Cluster], side: &str) -> Option<String> {
     let items: Vec<String> = clusters
         .iter()
-        .map(|c| {
+        .enumerate()
+        .map(|(i, c)| {
+            let what = if i == 0 {
+                format!(" of {side} liquidations cluster")
+            } else {
+                String::new()
+            };
             format!(
-                "{} at {} ({})",
+                "{}{what} at {} ({})",
                 money(c.usd),
                 price(c.price),
                 pct_signed(c.distance_pct)
