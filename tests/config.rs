@@ -174,7 +174,7 @@ fn unknown_env_override_names_the_var_and_the_key() {
             &[("LIQBOT_STOR__URL", "sqlite://x.db")]
         ),
         "environment variable LIQBOT_STOR__URL: unknown key `stor` (expected one of discord, \
-         market, secrets_file, sources, store, summary, telegram)"
+         market, render, secrets_file, sources, store, summary, telegram)"
     );
 }
 

@@ -112,3 +112,42 @@ impl Default for LevelsConfig {
         }
     }
 }
+
+/// Chart colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ChartTheme {
+    /// Dark background, readable on a phone in dark mode.
+    #[default]
+    Dark,
+    /// Light background.
+    Light,
+}
+
+/// `[render]`: how posts and images look.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RenderConfig {
+    /// A directory of template files overriding the built-in ones by name; empty = built-in.
+    pub templates_dir: String,
+    /// Chart theme: dark or light.
+    pub theme: ChartTheme,
+    /// Image width in pixels.
+    pub width: u32,
+    /// Image height in pixels.
+    pub height: u32,
+    /// The name in the charts' footer.
+    pub bot_name: String,
+}
+
+impl Default for RenderConfig {
+    fn default() -> Self {
+        Self {
+            templates_dir: String::new(),
+            theme: ChartTheme::Dark,
+            width: 1200,
+            height: 700,
+            bot_name: "liqbot".to_owned(),
+        }
+    }
+}

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use env::{DATABASE_URL_VAR, DISCORD_TOKEN_VAR, ENV_PREFIX, RESERVED_VARS, TELEGRAM_TOKEN_VAR};
 pub use error::ConfigError;
-pub use market::{FearGreedConfig, LevelsConfig, MarketConfig};
+pub use market::{ChartTheme, FearGreedConfig, LevelsConfig, MarketConfig, RenderConfig};
 pub use secret::{Secret, mask_url};
 pub use sections::{
     BinanceConfig, BybitCategory, BybitConfig, DiscordConfig, OkxConfig, SourcesConfig,
@@ -55,6 +55,8 @@ pub struct Config {
     pub discord: DiscordConfig,
     /// `[summary]`.
     pub summary: SummaryConfig,
+    /// `[render]`.
+    pub render: RenderConfig,
     /// The Telegram bot token (`LIQBOT_TELEGRAM_TOKEN`, else the secrets file); not a file key.
     #[serde(skip)]
     pub telegram_token: Option<Secret>,

@@ -315,4 +315,11 @@ impl SummaryConfig {
     pub fn default_window(&self) -> Window {
         self.default_window.parse().unwrap_or(Window::H24)
     }
+
+    /// The time zone, or UTC if `time_zone` is not one (a loaded config has always been
+    /// validated, so that only happens after hand edits).
+    #[must_use]
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.time_zone.parse().unwrap_or(chrono_tz::UTC)
+    }
 }

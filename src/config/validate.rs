@@ -97,10 +97,20 @@ pub(crate) fn validate(config: &Config) -> Result<(), Issue> {
     if let Err(e) = summary.default_window.parse::<crate::analytics::Window>() {
         return Err(Issue::new("summary.default_window", e.to_string()));
     }
-    if summary.time_zone.trim().is_empty() {
+    if summary.time_zone.parse::<chrono_tz::Tz>().is_err() {
         return Err(Issue::new(
             "summary.time_zone",
-            "is empty; use an IANA name such as \"UTC\"",
+            format!(
+                "{:?} is not an IANA time zone; use a name such as \"UTC\" or \"Europe/Berlin\"",
+                summary.time_zone
+            ),
+        ));
+    }
+    let render = &config.render;
+    if !(200..=4000).contains(&render.width) || !(150..=4000).contains(&render.height) {
+        return Err(Issue::new(
+            "render.width",
+            "images must be 200-4000 pixels wide and 150-4000 high",
         ));
     }
     Ok(())

@@ -95,6 +95,14 @@ pub trait Store: Send + Sync {
         coin: Option<&str>,
     ) -> impl Future<Output = Result<Option<Largest>, StoreError>> + Send;
 
+    /// The raw events in `[from_ms, to_ms)`, of one coin or all, oldest first.
+    fn events(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        coin: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<Liquidation>, StoreError>> + Send;
+
     /// The start (ms) of the first minute the store holds data for.
     fn collected_since_ms(&self) -> impl Future<Output = Result<Option<i64>, StoreError>> + Send;
 
@@ -420,6 +428,42 @@ impl Store for SqlStore {
                 price,
                 ts_ms,
             }))
+        })
+    }
+
+    async fn events(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        coin: Option<&str>,
+    ) -> Result<Vec<Liquidation>, StoreError> {
+        let sql = format!(
+            "SELECT exchange, symbol, base, quote, side, price, quantity, usd, ts_ms FROM liquidations \
+             WHERE ts_ms >= $1 AND ts_ms < $2{} ORDER BY ts_ms",
+            if coin.is_some() { " AND base = $3" } else { "" }
+        );
+        with_pool!(self, pool => {
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(from_ms).bind(to_ms);
+            if let Some(coin) = coin {
+                q = q.bind(coin);
+            }
+            q.fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(Liquidation {
+                        exchange: parse_exchange(r.try_get("exchange")?)?,
+                        symbol: r.try_get("symbol")?,
+                        base: r.try_get("base")?,
+                        quote: r.try_get("quote")?,
+                        side: parse_side(r.try_get("side")?)?,
+                        price: r.try_get("price")?,
+                        quantity: r.try_get("quantity")?,
+                        usd: r.try_get("usd")?,
+                        ts_ms: r.try_get("ts_ms")?,
+                    })
+                })
+                .collect()
         })
     }
 
