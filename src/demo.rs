@@ -27,8 +27,20 @@ pub struct DemoOptions {
     pub live_secs: u64,
 }
 
-/// Runs the demo and returns the text it prints.
-pub async fn run(options: &DemoOptions) -> anyhow::Result<String> {
+/// The simulator and the bot running against it, with the simulator's history stored.
+pub struct DemoRun {
+    /// The simulator.
+    pub sim: SimServer,
+    /// The bot.
+    pub bot: Bot,
+    /// The bot's config (pointing at the simulator and a temporary store).
+    pub config: Config,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts the simulator and the bot, and waits until the history is stored and the market
+/// context fetched.
+pub async fn start(options: &DemoOptions) -> anyhow::Result<DemoRun> {
     let sim = SimServer::start(SimOptions {
         seed: options.seed,
         history: Duration::from_secs(options.history_hours * 3600),
@@ -61,6 +73,22 @@ pub async fn run(options: &DemoOptions) -> anyhow::Result<String> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    Ok(DemoRun {
+        sim,
+        bot,
+        config,
+        _dir: dir,
+    })
+}
+
+/// Runs the demo and returns the text it prints.
+pub async fn run(options: &DemoOptions) -> anyhow::Result<String> {
+    let DemoRun {
+        sim,
+        bot,
+        config,
+        _dir,
+    } = start(options).await?;
     tokio::time::sleep(Duration::from_secs(options.live_secs)).await;
     let now = chrono::Utc::now().timestamp_millis();
     let mut market = String::new();

@@ -48,3 +48,91 @@ impl Cascade {
         ((self.end_ms - self.start_ms) / 60_000).max(1)
     }
 }
+
+/// The heaviest run of liquidations within any `window_ms` span of `events` (sorted by time),
+/// as a cascade, when it reaches `threshold_usd`.
+#[must_use]
+pub fn heaviest_cascade(
+    events: &[Liquidation],
+    coin: Option<&str>,
+    window_ms: i64,
+    threshold_usd: f64,
+) -> Option<Cascade> {
+    let events: Vec<&Liquidation> = events
+        .iter()
+        .filter(|e| coin.is_none_or(|c| c == e.base))
+        .collect();
+    let (mut best_usd, mut best) = (0.0, None);
+    let (mut start, mut usd) = (0, 0.0);
+    for end in 0..events.len() {
+        usd += events[end].usd;
+        while events[end].ts_ms - events[start].ts_ms >= window_ms {
+            usd -= events[start].usd;
+            start += 1;
+        }
+        if usd > best_usd {
+            best_usd = usd;
+            best = Some((start, end));
+        }
+    }
+    let (start, end) = best?;
+    if best_usd < threshold_usd {
+        return None;
+    }
+    let run = &events[start..=end];
+    let long_usd = run
+        .iter()
+        .filter(|e| e.side == crate::model::Side::Long)
+        .map(|e| e.usd)
+        .sum();
+    Some(Cascade {
+        coin: coin.map(str::to_owned),
+        start_ms: run[0].ts_ms,
+        end_ms: run[0].ts_ms + window_ms,
+        usd: run.iter().map(|e| e.usd).sum(),
+        long_usd,
+        short_usd: run.iter().map(|e| e.usd).sum::<f64>() - long_usd,
+        count: i64::try_from(run.len()).unwrap_or(i64::MAX),
+        threshold_usd,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Exchange, Side};
+
+    fn liq(ts_ms: i64, usd: f64, side: Side) -> Liquidation {
+        Liquidation {
+            exchange: Exchange::Okx,
+            symbol: "BTC-USDT-SWAP".into(),
+            base: "BTC".into(),
+            quote: "USDT".into(),
+            side,
+            price: 100.0,
+            quantity: usd / 100.0,
+            usd,
+            ts_ms,
+        }
+    }
+
+    #[test]
+    fn the_heaviest_fifteen_minutes_is_found_and_split_by_side() {
+        let min = 60_000;
+        let events = [
+            liq(0, 10.0, Side::Long),
+            liq(20 * min, 30.0, Side::Long),
+            liq(25 * min, 20.0, Side::Short),
+            liq(34 * min, 5.0, Side::Long),
+            liq(36 * min, 50.0, Side::Long),
+        ];
+        let c = heaviest_cascade(&events, None, 15 * min, 50.0).unwrap();
+        assert_eq!(
+            (c.start_ms, c.usd, c.long_usd, c.short_usd, c.count),
+            (25 * min, 75.0, 55.0, 20.0, 3)
+        );
+        assert_eq!(c.minutes(), 15);
+        assert_eq!(heaviest_cascade(&events, None, 15 * min, 1_000.0), None);
+        assert_eq!(heaviest_cascade(&events, Some("ETH"), 15 * min, 1.0), None);
+    }
+}
