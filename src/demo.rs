@@ -12,6 +12,7 @@ use crate::analytics::Window;
 use crate::bot::Bot;
 use crate::config::Config;
 use crate::render::plain::{market_text, summary_text};
+use crate::render::posts::{RenderRequest, Renderer, parse_kinds, render_to_dir};
 use crate::report::market_report;
 use crate::sim::{SimOptions, SimServer};
 use crate::store::{Store, window_summary};
@@ -25,6 +26,8 @@ pub struct DemoOptions {
     pub history_hours: u64,
     /// Seconds of live trading after the history is stored.
     pub live_secs: u64,
+    /// Where to write every post kind, both platforms, with images; `None` writes nothing.
+    pub out: Option<std::path::PathBuf>,
 }
 
 /// The simulator and the bot running against it, with the simulator's history stored.
@@ -81,6 +84,16 @@ pub async fn start(options: &DemoOptions) -> anyhow::Result<DemoRun> {
     })
 }
 
+impl DemoRun {
+    /// Stops the bot and the simulator.
+    pub async fn finish(self) -> anyhow::Result<()> {
+        let store = self.bot.shutdown().await?;
+        store.close().await;
+        self.sim.stop().await;
+        Ok(())
+    }
+}
+
 /// Runs the demo and returns the text it prints.
 pub async fn run(options: &DemoOptions) -> anyhow::Result<String> {
     let DemoRun {
@@ -97,6 +110,39 @@ pub async fn run(options: &DemoOptions) -> anyhow::Result<String> {
             market_report(&bot.store, &config.market, coin, now, bot.pollers.as_ref()).await?;
         market.push_str(&market_text(&report));
         market.push('\n');
+    }
+    let mut files = String::new();
+    if let Some(dir) = &options.out {
+        let renderer = Renderer::new(&config)?;
+        let requests: Vec<RenderRequest> = parse_kinds("all")?
+            .into_iter()
+            .map(|kind| RenderRequest {
+                kind,
+                coin: None,
+                window: Window::H24,
+                now_ms: now,
+            })
+            .collect();
+        let (written, skipped) = render_to_dir(
+            &renderer,
+            &bot.store,
+            &requests,
+            None,
+            bot.pollers.as_ref(),
+            dir,
+        )
+        .await?;
+        files.push_str(&format!(
+            "Wrote {} files to {}:\n",
+            written.len(),
+            dir.display()
+        ));
+        for path in written {
+            files.push_str(&format!("  {}\n", path.display()));
+        }
+        for note in skipped {
+            files.push_str(&format!("  skipped {note}\n"));
+        }
     }
     let stats = bot.stats_lines();
     let store = bot.shutdown().await?;
@@ -115,6 +161,7 @@ pub async fn run(options: &DemoOptions) -> anyhow::Result<String> {
     for line in stats {
         out.push_str(&format!("  {line}\n"));
     }
+    out.push_str(&files);
     store.close().await;
     sim.stop().await;
     Ok(out)

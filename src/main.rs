@@ -36,6 +36,9 @@ enum Command {
         /// Seconds of live trading after the history.
         #[arg(long, default_value_t = 3)]
         live_secs: u64,
+        /// Where to write every post kind, both platforms, with images.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
     },
     /// Validate a config file and print every setting, secrets masked.
     CheckConfig {
@@ -54,6 +57,29 @@ enum Command {
         /// One coin (BTC), or all coins.
         #[arg(long)]
         coin: Option<String>,
+    },
+    /// Render posts (both platforms) and their images to files, for previewing templates.
+    Render {
+        /// summary, heatmap, levels, fng, alert, or all.
+        kind: String,
+        /// One coin (BTC); summaries default to all coins, other kinds to BTC.
+        #[arg(long)]
+        coin: Option<String>,
+        /// 1h, 4h, 12h, 24h or 7d; the config's `summary.default_window` when omitted.
+        #[arg(long, short)]
+        window: Option<Window>,
+        /// Only this platform's posts: telegram or discord.
+        #[arg(long)]
+        platform: Option<liqbot::render::text::Platform>,
+        /// Where to write the files.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Render from the built-in simulator (two days of history) instead of the store.
+        #[arg(long)]
+        demo: bool,
+        /// The config file (store URL, templates, theme); not needed with --demo.
+        #[arg(long, short, env = "LIQBOT_CONFIG", default_value = "bot.toml")]
+        config: PathBuf,
     },
     /// Print market context and estimated liquidation levels of a coin from the store.
     Levels {
@@ -131,12 +157,14 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             seed,
             history_hours,
             live_secs,
+            out,
         } => {
             init_logs("warn");
             let text = liqbot::demo::run(&DemoOptions {
                 seed,
                 history_hours,
                 live_secs,
+                out: Some(out),
             })
             .await?;
             print!("{text}");
@@ -170,6 +198,50 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             print!("{}", liqbot::render::plain::summary_text(&summary));
             store.close().await;
             Ok(())
+        }
+        Command::Render {
+            kind,
+            coin,
+            window,
+            platform,
+            out,
+            demo,
+            config,
+        } => {
+            init_logs("warn");
+            let kinds = liqbot::render::posts::parse_kinds(&kind)?;
+            let coin = coin.map(|c| c.to_ascii_uppercase());
+            if demo {
+                let run = liqbot::demo::start(&DemoOptions {
+                    seed: 2024,
+                    history_hours: 48,
+                    live_secs: 0,
+                    out: None,
+                })
+                .await?;
+                let window = window.unwrap_or_else(|| run.config.summary.default_window());
+                let result = render_files(
+                    &run.config,
+                    &run.bot.store,
+                    &kinds,
+                    coin,
+                    window,
+                    platform,
+                    run.bot.pollers.as_ref(),
+                    &out,
+                )
+                .await;
+                run.finish().await?;
+                result
+            } else {
+                let cfg = load(&config)?;
+                let store = liqbot::store::SqlStore::open(&cfg.store.url).await?;
+                let window = window.unwrap_or_else(|| cfg.summary.default_window());
+                let result =
+                    render_files(&cfg, &store, &kinds, coin, window, platform, None, &out).await;
+                store.close().await;
+                result
+            }
         }
         Command::Levels { config, coin } => {
             init_logs("warn");
@@ -216,6 +288,41 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Renders `kinds` into `out` and prints what was written.
+#[allow(clippy::too_many_arguments)]
+async fn render_files(
+    config: &Config,
+    store: &liqbot::store::SqlStore,
+    kinds: &[liqbot::render::text::PostKind],
+    coin: Option<String>,
+    window: Window,
+    platform: Option<liqbot::render::text::Platform>,
+    pollers: Option<&liqbot::pollers::RunningPollers>,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    let renderer = liqbot::render::posts::Renderer::new(config)?;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let requests: Vec<_> = kinds
+        .iter()
+        .map(|&kind| liqbot::render::posts::RenderRequest {
+            kind,
+            coin: coin.clone(),
+            window,
+            now_ms,
+        })
+        .collect();
+    let (written, skipped) =
+        liqbot::render::posts::render_to_dir(&renderer, store, &requests, platform, pollers, out)
+            .await?;
+    for path in written {
+        println!("{}", path.display());
+    }
+    for note in skipped {
+        eprintln!("skipped {note}");
+    }
+    Ok(())
 }
 
 #[tokio::main]

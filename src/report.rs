@@ -3,7 +3,9 @@
 //! are [`crate::store::window_summary`].
 
 use crate::analytics::context::{CoinContext, coin_context, combined_open_interest};
-use crate::analytics::levels::{Cluster, LevelParams, LeverageTier, clusters, estimate_levels};
+use crate::analytics::levels::{
+    Cluster, LevelEstimate, LevelParams, LeverageTier, clusters, estimate_levels,
+};
 use crate::config::MarketConfig;
 use crate::market::fear_greed::{FearGreedReading, reading};
 use crate::pollers::RunningPollers;
@@ -53,6 +55,22 @@ pub async fn market_report(
     now_ms: i64,
     pollers: Option<&RunningPollers>,
 ) -> Result<MarketReport, StoreError> {
+    Ok(
+        market_report_with_levels(store, market, coin, now_ms, pollers)
+            .await?
+            .0,
+    )
+}
+
+/// [`market_report`] together with the whole level estimate (map and grid over time) the
+/// level images are drawn from.
+pub async fn market_report_with_levels(
+    store: &SqlStore,
+    market: &MarketConfig,
+    coin: &str,
+    now_ms: i64,
+    pollers: Option<&RunningPollers>,
+) -> Result<(MarketReport, LevelEstimate), StoreError> {
     let from = now_ms - i64::try_from(market.history_hours).unwrap_or(168) * 3_600_000;
     let candles = store
         .candles(market.candles_from, coin, from, now_ms + 60_000)
@@ -76,7 +94,7 @@ pub async fn market_report(
             .map(|s| s.name.clone())
             .collect()
     });
-    Ok(MarketReport {
+    let report = MarketReport {
         coin: coin.to_owned(),
         context: coin_context(coin, &candles, &open_interest, now_ms),
         fear_greed,
@@ -84,5 +102,6 @@ pub async fn market_report(
         below,
         levels_hours,
         stale,
-    })
+    };
+    Ok((report, estimate))
 }

@@ -4,10 +4,12 @@ use liqbot::demo::{DemoOptions, run};
 
 #[tokio::test]
 async fn demo_prints_24h_and_1h_summaries_from_stored_events() {
+    let out = tempfile::tempdir().unwrap();
     let text = run(&DemoOptions {
         seed: 7,
         history_hours: 3,
         live_secs: 0,
+        out: Some(out.path().to_owned()),
     })
     .await
     .expect("the demo runs");
@@ -26,4 +28,25 @@ async fn demo_prints_24h_and_1h_summaries_from_stored_events() {
     assert!(text.contains("By exchange: "), "{text}");
     assert!(text.contains("Largest: $"), "{text}");
     assert!(text.contains("malformed 0"), "{text}");
+    // Every post kind, both platforms, with images.
+    for kind in ["summary", "heatmap", "levels", "fng", "alert"] {
+        for platform in ["telegram.html", "discord.md"] {
+            let path = out.path().join(format!("{kind}.{platform}"));
+            assert!(path.exists(), "{} missing:\n{text}", path.display());
+        }
+    }
+    let pngs = std::fs::read_dir(out.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "png")
+        })
+        .count();
+    assert!(
+        pngs >= 5,
+        "expected heatmaps, level maps and the gauge, got {pngs} images:\n{text}"
+    );
 }

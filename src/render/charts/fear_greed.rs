@@ -1,0 +1,195 @@
+//! The Fear & Greed gauge: a semicircle from 0 (extreme fear) to 100 (extreme greed) in five
+//! bands with a needle at today's value, today's value and classification large under it, and
+//! yesterday's and last week's readings beside it. Credits alternative.me.
+
+use std::f32::consts::PI;
+
+use plotters::style::RGBColor;
+
+use super::axes::{MARGIN, footer, header};
+use super::{Canvas, ChartError, ChartOptions, HAlign, TextStyle, VAlign, Weight, render};
+use crate::market::fear_greed::FearGreedReading;
+use crate::model::FearGreed;
+
+/// The five bands: upper bound (exclusive, except the last), name and colour.
+const BANDS: [(u8, &str, RGBColor); 5] = [
+    (25, "Extreme Fear", RGBColor(220, 56, 52)),
+    (47, "Fear", RGBColor(240, 132, 50)),
+    (55, "Neutral", RGBColor(236, 196, 60)),
+    (75, "Greed", RGBColor(140, 196, 72)),
+    (101, "Extreme Greed", RGBColor(42, 168, 92)),
+];
+
+/// The band index for `value`.
+fn band(value: f32) -> usize {
+    BANDS
+        .iter()
+        .position(|&(upper, ..)| value < f32::from(upper))
+        .unwrap_or(BANDS.len() - 1)
+}
+
+/// The gauge angle for `value`: π at 0 (left), 0 at 100 (right).
+fn angle(value: f32) -> f32 {
+    PI * (1.0 - value.clamp(0.0, 100.0) / 100.0)
+}
+
+/// Draws `reading` as a PNG gauge.
+pub fn fear_greed(reading: &FearGreedReading, opts: &ChartOptions) -> Result<Vec<u8>, ChartError> {
+    render(opts, |c| draw(c, reading, opts))
+}
+
+fn draw(c: &mut Canvas<'_>, reading: &FearGreedReading, opts: &ChartOptions) {
+    let date = chrono::DateTime::from_timestamp_millis(reading.today.ts_ms)
+        .map(|d| format!("Reading for {}", d.format("%b %-d, %Y")))
+        .unwrap_or_default();
+    let top = header(c, "Crypto Fear & Greed Index", &[(&date, None)]) as f32;
+    let bottom = footer(c, opts, "Data: alternative.me") as f32;
+    let margin = c.px(MARGIN);
+    let split = c.width as f32 * 0.62;
+
+    // The gauge: room for band names beside and above it, and the value below.
+    let label = TextStyle::new(c.font(15.0), Weight::Bold, c.palette.muted);
+    let side = c.text_width("Extreme Greed", label) + c.px(24.0);
+    let value_style = TextStyle::new(c.font(72.0), Weight::Bold, c.palette.text);
+    let class_style = TextStyle::new(c.font(28.0), Weight::Bold, c.palette.text);
+    let below = c.cap_height(value_style) + c.cap_height(class_style) + c.px(56.0);
+    let above = c.cap_height(label) + c.px(24.0);
+    let radius = ((split - margin) / 2.0 - side)
+        .min(bottom - top - above - below)
+        .max(c.px(40.0));
+    let centre = ((margin + split) / 2.0, top + above + radius);
+    let value = f32::from(reading.today.value);
+    draw_bands(c, centre, radius, band(value));
+    band_names(c, centre, radius, label);
+    draw_needle(c, centre, radius, value);
+
+    let colour = BANDS[band(value)].2;
+    let v = c.text(&reading.today.value.to_string(), value_style, (centre.0, centre.1 + c.px(30.0)), HAlign::Center, VAlign::Top);
+    let class = TextStyle { color: colour, ..class_style };
+    c.text(&reading.today.classification, class, (centre.0, v.bottom + c.px(20.0)), HAlign::Center, VAlign::Top);
+
+    // Yesterday and last week, smaller, on the right.
+    let x = split + c.px(30.0);
+    let row = (bottom - top) / 4.0;
+    let mut y = top + row * 0.9;
+    for (name, past) in [("Yesterday", &reading.yesterday), ("Last week", &reading.week_ago)] {
+        past_reading(c, (x, y), name, past.as_ref());
+        y += row * 1.3;
+    }
+}
+
+/// The five bands as an anti-aliased ring, with a small gap between bands; bands other than
+/// `current` are faded.
+fn draw_bands(c: &mut Canvas<'_>, (cx, cy): (f32, f32), radius: f32, current: usize) {
+    let inner = radius * 0.66;
+    let gap = c.px(1.5).max(1.0);
+    let background = c.palette.background;
+    let bounds: Vec<f32> = BANDS[..BANDS.len() - 1].iter().map(|&(u, ..)| angle(f32::from(u))).collect();
+    for py in (cy - radius - 1.0) as i32..=(cy + 1.0) as i32 {
+        for px in (cx - radius - 1.0) as i32..=(cx + radius + 1.0) as i32 {
+            let (dx, dy) = (px as f32 + 0.5 - cx, cy - (py as f32 + 0.5));
+            let r = dx.hypot(dy);
+            let ring = (radius - r + 0.5).clamp(0.0, 1.0) * (r - inner + 0.5).clamp(0.0, 1.0);
+            let base = (dy + 0.5).clamp(0.0, 1.0);
+            if ring * base <= 0.0 {
+                continue;
+            }
+            let theta = dy.atan2(dx);
+            let edge = bounds
+                .iter()
+                .map(|b| (r * (theta - b).sin()).abs())
+                .fold(f32::INFINITY, f32::min);
+            let coverage = ring * base * (edge - gap + 0.5).clamp(0.0, 1.0);
+            let index = band(100.0 * (1.0 - theta.clamp(0.0, PI) / PI));
+            let (_, _, colour) = BANDS[index];
+            let colour = if index == current { colour } else { fade(colour, background) };
+            c.blend(px, py, colour, coverage);
+        }
+    }
+}
+
+/// `colour` halfway to `background`.
+fn fade(colour: RGBColor, background: RGBColor) -> RGBColor {
+    let mix = |a: u8, b: u8| ((u16::from(a) + u16::from(b)) / 2) as u8;
+    RGBColor(mix(colour.0, background.0), mix(colour.1, background.1), mix(colour.2, background.2))
+}
+
+/// Band names outside the ring, at each band's middle.
+fn band_names(c: &mut Canvas<'_>, (cx, cy): (f32, f32), radius: f32, style: TextStyle) {
+    let mut lower = 0u8;
+    for &(upper, name, colour) in &BANDS {
+        let mid = angle((f32::from(lower) + f32::from(upper.min(100))) / 2.0);
+        lower = upper;
+        let r = radius + c.px(12.0);
+        let at = (cx + r * mid.cos(), cy - r * mid.sin());
+        let h = match mid.cos() {
+            x if x < -0.3 => HAlign::Right,
+            x if x > 0.3 => HAlign::Left,
+            _ => HAlign::Center,
+        };
+        let v = if mid.sin() > 0.8 { VAlign::Baseline } else { VAlign::Middle };
+        c.text(name, TextStyle { color: colour, ..style }, at, h, v);
+    }
+}
+
+/// A tapered needle from the centre to `value`, with a round hub.
+fn draw_needle(c: &mut Canvas<'_>, (cx, cy): (f32, f32), radius: f32, value: f32) {
+    let theta = angle(value);
+    let (ux, uy) = (theta.cos(), -theta.sin());
+    let length = radius * 0.9;
+    let (base, tip) = (c.px(7.0).max(3.0), c.px(1.5).max(1.0));
+    let hub = c.px(13.0).max(5.0);
+    let colour = c.palette.text;
+    let reach = length + hub + 2.0;
+    for py in (cy - reach) as i32..=(cy + reach) as i32 {
+        for px in (cx - reach) as i32..=(cx + reach) as i32 {
+            let (dx, dy) = (px as f32 + 0.5 - cx, py as f32 + 0.5 - cy);
+            let along = dx * ux + dy * uy;
+            let across = (dx * uy - dy * ux).abs();
+            let f = (along / length).clamp(0.0, 1.0);
+            let half = base + (tip - base) * f;
+            let needle = if (0.0..=length).contains(&along) {
+                (half - across + 0.5).clamp(0.0, 1.0) * (length - along + 0.5).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            let disc = (hub - dx.hypot(dy) + 0.5).clamp(0.0, 1.0);
+            c.blend(px, py, colour, needle.max(disc));
+        }
+    }
+}
+
+/// One earlier reading: its name, value and classification; "n/a" when missing.
+fn past_reading(c: &mut Canvas<'_>, (x, y): (f32, f32), name: &str, reading: Option<&FearGreed>) {
+    let name_style = TextStyle::new(c.font(18.0), Weight::Regular, c.palette.muted);
+    let n = c.text(name, name_style, (x, y), HAlign::Left, VAlign::Top);
+    let value_style = TextStyle::new(c.font(44.0), Weight::Bold, c.palette.text);
+    let at = (x, n.bottom + c.px(16.0));
+    let Some(reading) = reading else {
+        c.text("n/a", TextStyle { color: c.palette.muted, ..value_style }, at, HAlign::Left, VAlign::Top);
+        return;
+    };
+    let v = c.text(&reading.value.to_string(), value_style, at, HAlign::Left, VAlign::Top);
+    let colour = BANDS[band(f32::from(reading.value))].2;
+    let class_style = TextStyle::new(c.font(22.0), Weight::Bold, colour);
+    c.text(&reading.classification, class_style, (v.right + c.px(16.0), v.bottom), HAlign::Left, VAlign::Baseline);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bands_follow_the_index_scale() {
+        let names: Vec<&str> = [0.0, 24.0, 25.0, 50.0, 60.0, 75.0, 100.0]
+            .into_iter()
+            .map(|v| BANDS[band(v)].1)
+            .collect();
+        assert_eq!(
+            names,
+            ["Extreme Fear", "Extreme Fear", "Fear", "Neutral", "Greed", "Extreme Greed", "Extreme Greed"]
+        );
+        assert_eq!(angle(0.0), PI);
+        assert_eq!(angle(100.0), 0.0);
+    }
+}
