@@ -172,7 +172,21 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
         }
         Command::CheckConfig { config } => {
             let cfg = load(&config)?;
-            println!("{}: OK\n", config.display());
+            // Templates are checked now, so a broken one never surfaces at posting time.
+            let dir = Some(cfg.render.templates_dir.as_str())
+                .filter(|d| !d.is_empty())
+                .map(std::path::Path::new);
+            let templates = liqbot::render::text::Templates::check(dir, cfg.summary.tz())?;
+            println!("{}: OK", config.display());
+            match dir {
+                Some(d) => println!(
+                    "templates: OK ({} overridden from {}: {})\n",
+                    templates.overridden.len(),
+                    d.display(),
+                    templates.overridden.join(", ")
+                ),
+                None => println!("templates: OK (built-in)\n"),
+            }
             print!("{}", cfg.summary());
             Ok(())
         }

@@ -124,3 +124,28 @@ async fn run_streams_into_the_store_and_stops_cleanly_on_sigterm() {
     assert!(logs.contains("Writer finished."), "{logs}");
     sim.stop().await;
 }
+
+#[test]
+fn check_config_reports_a_broken_template_with_its_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    std::fs::write(
+        templates.join("summary.telegram.html.j2"),
+        "<b>{{ summary.total.usd | money }}</b>\nline two\n{% if %}\n",
+    )
+    .unwrap();
+    let config = dir.path().join("bot.toml");
+    std::fs::write(
+        &config,
+        format!("[render]\ntemplates_dir = \"{}\"\n", templates.display()),
+    )
+    .unwrap();
+    let (ok, _, stderr) = check_config(config.to_str().unwrap());
+    assert!(!ok);
+    assert!(stderr.contains("summary.telegram.html.j2"), "{stderr}");
+    assert!(
+        stderr.contains("line 3") || stderr.contains(":3"),
+        "{stderr}"
+    );
+}
