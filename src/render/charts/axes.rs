@@ -28,9 +28,19 @@ pub(crate) struct Axis {
 }
 
 impl Axis {
+    fn span(&self) -> f64 {
+        if self.hi > self.lo { self.hi - self.lo } else { 1.0 }
+    }
+
+    /// The pixel for value `v`.
     pub(crate) fn map(&self, v: f64) -> f32 {
-        let span = if self.hi > self.lo { self.hi - self.lo } else { 1.0 };
-        self.from + ((v - self.lo) / span) as f32 * (self.to - self.from)
+        self.from + ((v - self.lo) / self.span()) as f32 * (self.to - self.from)
+    }
+
+    /// The value at pixel `px`.
+    pub(crate) fn unmap(&self, px: f32) -> f64 {
+        let pixels = if self.to == self.from { 1.0 } else { self.to - self.from };
+        self.lo + f64::from((px - self.from) / pixels) * self.span()
     }
 }
 
@@ -144,6 +154,15 @@ pub(crate) fn price_tick(p: f64, step: f64) -> String {
         text.split('.').next().unwrap_or(&text).to_owned()
     } else {
         text
+    }
+}
+
+/// An axis label in USD: [`money`] without a fractional part of zeros (`$25M`, `$12.50M`).
+pub(crate) fn money_tick(usd: f64) -> String {
+    let text = money(usd);
+    match text.find(".00") {
+        Some(i) => format!("{}{}", &text[..i], &text[i + 3..]),
+        None => text,
     }
 }
 

@@ -45,116 +45,142 @@ fn draw(c: &mut Canvas<'_>, reading: &FearGreedReading, opts: &ChartOptions) {
     let top = header(c, "Crypto Fear & Greed Index", &[(&date, None)]) as f32;
     let bottom = footer(c, opts, "Data: alternative.me") as f32;
     let margin = c.px(MARGIN);
-    let split = c.width as f32 * 0.62;
+    let split = c.width as f32 * 0.64;
 
-    // The gauge: room for band names beside and above it, and the value below.
+    // The gauge, as large as fits with its labels, the value under it, centred vertically.
     let label = TextStyle::new(c.font(15.0), Weight::Bold, c.palette.muted);
-    let side = c.text_width("Extreme Greed", label) + c.px(24.0);
     let value_style = TextStyle::new(c.font(72.0), Weight::Bold, c.palette.text);
     let class_style = TextStyle::new(c.font(28.0), Weight::Bold, c.palette.text);
-    let below = c.cap_height(value_style) + c.cap_height(class_style) + c.px(56.0);
-    let above = c.cap_height(label) + c.px(24.0);
-    let radius = ((split - margin) / 2.0 - side)
-        .min(bottom - top - above - below)
+    let pop = c.px(8.0);
+    let above = pop + c.px(16.0) + c.cap_height(label) + c.px(8.0);
+    let below = c.px(30.0) + c.cap_height(value_style) + c.px(20.0) + c.cap_height(class_style);
+    let radius = ((split - margin) / 2.0 - c.px(40.0))
+        .min(bottom - top - above - below - c.px(16.0))
         .max(c.px(40.0));
-    let centre = ((margin + split) / 2.0, top + above + radius);
+    let slack = ((bottom - top) - (above + radius + below)).max(0.0);
+    let centre = ((margin + split) / 2.0, top + slack * 0.4 + above + radius);
+    let gauge = Gauge {
+        centre,
+        radius,
+        pop,
+    };
     let value = f32::from(reading.today.value);
-    draw_bands(c, centre, radius, band(value));
-    band_names(c, centre, radius, label);
-    draw_needle(c, centre, radius, value);
+    gauge.draw_bands(c, band(value));
+    gauge.band_names(c, label);
+    gauge.draw_needle(c, value);
 
     let colour = BANDS[band(value)].2;
-    let v = c.text(&reading.today.value.to_string(), value_style, (centre.0, centre.1 + c.px(30.0)), HAlign::Center, VAlign::Top);
-    let class = TextStyle { color: colour, ..class_style };
-    c.text(&reading.today.classification, class, (centre.0, v.bottom + c.px(20.0)), HAlign::Center, VAlign::Top);
+    let at = (centre.0, centre.1 + c.px(30.0));
+    let v = c.text(&reading.today.value.to_string(), value_style, at, HAlign::Center, VAlign::Top);
+    let class = TextStyle {
+        color: colour,
+        ..class_style
+    };
+    let at = (centre.0, v.bottom + c.px(20.0));
+    c.text(&reading.today.classification, class, at, HAlign::Center, VAlign::Top);
 
-    // Yesterday and last week, smaller, on the right.
-    let x = split + c.px(30.0);
-    let row = (bottom - top) / 4.0;
-    let mut y = top + row * 0.9;
+    // Yesterday and last week, smaller, on the right, level with the gauge.
+    let x = split + c.px(40.0);
+    let mut y = centre.1 - radius * 0.8;
     for (name, past) in [("Yesterday", &reading.yesterday), ("Last week", &reading.week_ago)] {
         past_reading(c, (x, y), name, past.as_ref());
-        y += row * 1.3;
+        y += radius * 0.75;
     }
 }
 
-/// The five bands as an anti-aliased ring, with a small gap between bands; bands other than
-/// `current` are faded.
-fn draw_bands(c: &mut Canvas<'_>, (cx, cy): (f32, f32), radius: f32, current: usize) {
-    let inner = radius * 0.66;
-    let gap = c.px(1.5).max(1.0);
-    let background = c.palette.background;
-    let bounds: Vec<f32> = BANDS[..BANDS.len() - 1].iter().map(|&(u, ..)| angle(f32::from(u))).collect();
-    for py in (cy - radius - 1.0) as i32..=(cy + 1.0) as i32 {
-        for px in (cx - radius - 1.0) as i32..=(cx + radius + 1.0) as i32 {
-            let (dx, dy) = (px as f32 + 0.5 - cx, cy - (py as f32 + 0.5));
-            let r = dx.hypot(dy);
-            let ring = (radius - r + 0.5).clamp(0.0, 1.0) * (r - inner + 0.5).clamp(0.0, 1.0);
-            let base = (dy + 0.5).clamp(0.0, 1.0);
-            if ring * base <= 0.0 {
-                continue;
+/// Where the gauge is: its centre, outer radius, and how far the current band stands out.
+struct Gauge {
+    centre: (f32, f32),
+    radius: f32,
+    pop: f32,
+}
+
+impl Gauge {
+    /// The five bands as an anti-aliased ring with a small gap between bands; the `current`
+    /// band stands out beyond the others.
+    fn draw_bands(&self, c: &mut Canvas<'_>, current: usize) {
+        let ((cx, cy), radius) = (self.centre, self.radius);
+        let inner = radius * 0.66;
+        let outer = radius + self.pop;
+        let gap = c.px(1.5).max(1.0);
+        let bounds: Vec<f32> = BANDS[..BANDS.len() - 1]
+            .iter()
+            .map(|&(u, ..)| angle(f32::from(u)))
+            .collect();
+        for py in (cy - outer - 1.0) as i32..=(cy + 1.0) as i32 {
+            for px in (cx - outer - 1.0) as i32..=(cx + outer + 1.0) as i32 {
+                let (dx, dy) = (px as f32 + 0.5 - cx, cy - (py as f32 + 0.5));
+                let r = dx.hypot(dy);
+                if r > outer + 1.0 || r < inner - 1.0 || dy < -1.0 {
+                    continue;
+                }
+                let theta = dy.atan2(dx);
+                let index = band(100.0 * (1.0 - theta.clamp(0.0, PI) / PI));
+                let edge = if index == current { outer } else { radius };
+                let ring = (edge - r + 0.5).clamp(0.0, 1.0) * (r - inner + 0.5).clamp(0.0, 1.0);
+                let gaps = bounds
+                    .iter()
+                    .map(|b| (r * (theta - b).sin()).abs())
+                    .fold(f32::INFINITY, f32::min);
+                let coverage = ring * (dy + 0.5).clamp(0.0, 1.0) * (gaps - gap + 0.5).clamp(0.0, 1.0);
+                c.blend(px, py, BANDS[index].2, coverage);
             }
-            let theta = dy.atan2(dx);
-            let edge = bounds
-                .iter()
-                .map(|b| (r * (theta - b).sin()).abs())
-                .fold(f32::INFINITY, f32::min);
-            let coverage = ring * base * (edge - gap + 0.5).clamp(0.0, 1.0);
-            let index = band(100.0 * (1.0 - theta.clamp(0.0, PI) / PI));
-            let (_, _, colour) = BANDS[index];
-            let colour = if index == current { colour } else { fade(colour, background) };
-            c.blend(px, py, colour, coverage);
         }
     }
-}
 
-/// `colour` halfway to `background`.
-fn fade(colour: RGBColor, background: RGBColor) -> RGBColor {
-    let mix = |a: u8, b: u8| ((u16::from(a) + u16::from(b)) / 2) as u8;
-    RGBColor(mix(colour.0, background.0), mix(colour.1, background.1), mix(colour.2, background.2))
-}
-
-/// Band names outside the ring, at each band's middle.
-fn band_names(c: &mut Canvas<'_>, (cx, cy): (f32, f32), radius: f32, style: TextStyle) {
-    let mut lower = 0u8;
-    for &(upper, name, colour) in &BANDS {
-        let mid = angle((f32::from(lower) + f32::from(upper.min(100))) / 2.0);
-        lower = upper;
-        let r = radius + c.px(12.0);
-        let at = (cx + r * mid.cos(), cy - r * mid.sin());
-        let h = match mid.cos() {
-            x if x < -0.3 => HAlign::Right,
-            x if x > 0.3 => HAlign::Left,
-            _ => HAlign::Center,
-        };
-        let v = if mid.sin() > 0.8 { VAlign::Baseline } else { VAlign::Middle };
-        c.text(name, TextStyle { color: colour, ..style }, at, h, v);
-    }
-}
-
-/// A tapered needle from the centre to `value`, with a round hub.
-fn draw_needle(c: &mut Canvas<'_>, (cx, cy): (f32, f32), radius: f32, value: f32) {
-    let theta = angle(value);
-    let (ux, uy) = (theta.cos(), -theta.sin());
-    let length = radius * 0.9;
-    let (base, tip) = (c.px(7.0).max(3.0), c.px(1.5).max(1.0));
-    let hub = c.px(13.0).max(5.0);
-    let colour = c.palette.text;
-    let reach = length + hub + 2.0;
-    for py in (cy - reach) as i32..=(cy + reach) as i32 {
-        for px in (cx - reach) as i32..=(cx + reach) as i32 {
-            let (dx, dy) = (px as f32 + 0.5 - cx, py as f32 + 0.5 - cy);
-            let along = dx * ux + dy * uy;
-            let across = (dx * uy - dy * ux).abs();
-            let f = (along / length).clamp(0.0, 1.0);
-            let half = base + (tip - base) * f;
-            let needle = if (0.0..=length).contains(&along) {
-                (half - across + 0.5).clamp(0.0, 1.0) * (length - along + 0.5).clamp(0.0, 1.0)
-            } else {
-                0.0
+    /// Band names: the two extremes under the ends of the ring, the others outside it at
+    /// their band's middle.
+    fn band_names(&self, c: &mut Canvas<'_>, style: TextStyle) {
+        let ((cx, cy), radius) = (self.centre, self.radius);
+        let end = radius * 0.83;
+        let below = cy + c.px(12.0);
+        let last = BANDS.len() - 1;
+        let mut lower = 0u8;
+        for (i, &(upper, name, color)) in BANDS.iter().enumerate() {
+            let style = TextStyle { color, ..style };
+            let mid = angle((f32::from(lower) + f32::from(upper.min(100))) / 2.0);
+            lower = upper;
+            if i == 0 || i == last {
+                let x = if i == 0 { cx - end } else { cx + end };
+                c.text(name, style, (x, below), HAlign::Center, VAlign::Top);
+                continue;
+            }
+            let r = radius + self.pop + c.px(14.0);
+            let at = (cx + r * mid.cos(), cy - r * mid.sin());
+            let h = match mid.cos() {
+                x if x < -0.3 => HAlign::Right,
+                x if x > 0.3 => HAlign::Left,
+                _ => HAlign::Center,
             };
-            let disc = (hub - dx.hypot(dy) + 0.5).clamp(0.0, 1.0);
-            c.blend(px, py, colour, needle.max(disc));
+            c.text(name, style, at, h, VAlign::Baseline);
+        }
+    }
+
+    /// A tapered needle from the centre to `value`, with a round hub.
+    fn draw_needle(&self, c: &mut Canvas<'_>, value: f32) {
+        let ((cx, cy), radius) = (self.centre, self.radius);
+        let theta = angle(value);
+        let (ux, uy) = (theta.cos(), -theta.sin());
+        let length = radius * 0.9;
+        let (base, tip) = (c.px(7.0).max(3.0), c.px(1.5).max(1.0));
+        let hub = c.px(13.0).max(5.0);
+        let colour = c.palette.text;
+        let (tx, ty) = (cx + ux * length, cy + uy * length);
+        let pad = hub + 2.0;
+        for py in (cy.min(ty) - pad) as i32..=(cy.max(ty) + pad) as i32 {
+            for px in (cx.min(tx) - pad) as i32..=(cx.max(tx) + pad) as i32 {
+                let (dx, dy) = (px as f32 + 0.5 - cx, py as f32 + 0.5 - cy);
+                let along = dx * ux + dy * uy;
+                let across = (dx * uy - dy * ux).abs();
+                let half = base + (tip - base) * (along / length).clamp(0.0, 1.0);
+                let needle = if (0.0..=length + 1.0).contains(&along) {
+                    (half - across + 0.5).clamp(0.0, 1.0) * (length - along + 0.5).clamp(0.0, 1.0)
+                } else {
+                    0.0
+                };
+                let disc = (hub - dx.hypot(dy) + 0.5).clamp(0.0, 1.0);
+                c.blend(px, py, colour, needle.max(disc));
+            }
         }
     }
 }

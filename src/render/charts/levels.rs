@@ -5,12 +5,13 @@
 
 use super::axes::{
     Axis, LABEL, Plot, colour_scale, colour_scale_width, footer, frame, header, label_style,
-    nice_step, no_data, price_axis, price_tag, price_ticks, ticks, time_axis,
+    money_tick, nice_step, no_data, price_axis, price_tag, price_tick, price_ticks, ticks,
+    time_axis,
 };
 use super::{Canvas, ChartError, ChartOptions, HAlign, TextStyle, VAlign, VIRIDIS, Weight, render};
 use crate::analytics::levels::{Cluster, LevelBin, LevelGrid, LevelMap};
 use crate::model::Side;
-use crate::render::format::{money, pct_signed, price};
+use crate::render::format::{money, pct_signed};
 
 const NOTE: &str = "Estimated from candles and open interest: a model, not a measurement";
 
@@ -116,32 +117,54 @@ fn draw_map(c: &mut Canvas<'_>, map: &LevelMap, above: &[Cluster], below: &[Clus
     }
     c.dashed_hline(plot.left, plot.right, tag_y.round() as i32, palette.text);
     price_tag(c, &plot, tag_y, map.price);
-    label_clusters(c, &plot, &x, &y, (&rows, lo, size), above.iter().chain(below));
+    let rows = Rows {
+        usd: &rows,
+        lo,
+        size,
+    };
+    label_clusters(c, &plot, (&x, &y), &rows, map.bin_size, above.iter().chain(below));
 }
 
-/// Labels each cluster at its price, right of the bars there; labels that would overlap are
-/// pushed apart vertically.
-fn label_clusters<'a>(c: &mut Canvas<'_>, plot: &Plot, x: &Axis, y: &Axis, (rows, lo, size): (&[(f64, f64)], f64, f64), clusters: impl Iterator<Item = &'a Cluster>) {
+/// The display rows as the level map draws them: (long, short) USD per row from `lo`, rows
+/// `size` high.
+struct Rows<'a> {
+    usd: &'a [(f64, f64)],
+    lo: f64,
+    size: f64,
+}
+
+impl Rows<'_> {
+    fn index(&self, price: f64) -> usize {
+        (((price - self.lo) / self.size).floor().max(0.0) as usize).min(self.usd.len() - 1)
+    }
+
+    /// The longest bar (USD) among rows from `a` to `b` in price.
+    fn longest(&self, a: f64, b: f64) -> f64 {
+        let (i, j) = (self.index(a.min(b)), self.index(a.max(b)));
+        self.usd[i..=j].iter().map(|(l, s)| l + s).fold(0.0, f64::max)
+    }
+}
+
+/// Labels each cluster right of the bars near its price, joined to the end of its own bar by
+/// an elbow line; labels that would overlap are pushed apart vertically.
+fn label_clusters<'a>(
+    c: &mut Canvas<'_>,
+    plot: &Plot,
+    (x, y): (&Axis, &Axis),
+    rows: &Rows<'_>,
+    bin_size: f64,
+    clusters: impl Iterator<Item = &'a Cluster>,
+) {
     let style = TextStyle::new(c.font(LABEL), Weight::Bold, c.palette.text);
     let line = c.cap_height(style) + c.px(9.0);
-    let mut labels: Vec<(f32, f32, String, &Cluster)> = clusters
+    let mut labels: Vec<(f32, &Cluster)> = clusters
         .filter(|k| k.usd > 0.0 && k.price.is_finite())
-        .map(|k| {
-            let row = ((k.price - lo) / size).floor() as i64;
-            let reach = (row - 2..=row + 2)
-                .filter_map(|r| usize::try_from(r).ok().and_then(|r| rows.get(r)))
-                .map(|(l, s)| l + s)
-                .fold(0.0, f64::max);
-            let side = if k.side == Side::Short { "shorts" } else { "longs" };
-            let text = format!("~{} {side} at {} ({})", money(k.usd), price(k.price), pct_signed(k.distance_pct));
-            (y.map(k.price), x.map(reach), text, k)
-        })
+        .map(|k| (y.map(k.price), k))
         .collect();
     labels.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let top = plot.top as f32 + line / 2.0;
-    let bottom = plot.bottom as f32 - line / 2.0;
+    let (top, bottom) = (plot.top as f32 + line / 2.0, plot.bottom as f32 - line / 2.0);
     let mut placed: Vec<f32> = Vec::with_capacity(labels.len());
-    for (want, ..) in &labels {
+    for (want, _) in &labels {
         let floor = placed.last().map_or(top, |p| p + line);
         placed.push(want.max(floor));
     }
@@ -151,15 +174,28 @@ fn label_clusters<'a>(c: &mut Canvas<'_>, plot: &Plot, x: &Axis, y: &Axis, (rows
         *p = p.min(ceiling);
         ceiling = *p - line;
     }
-    for ((want, reach, text, k), at) in labels.iter().zip(placed) {
+    for ((want, k), at) in labels.into_iter().zip(placed) {
         let color = if k.side == Side::Short { c.palette.short } else { c.palette.long };
-        let width = c.text_width(text, style);
-        let lx = (reach + c.px(16.0)).min(plot.right as f32 - width - c.px(6.0));
-        c.polyline(&[(reach + c.px(2.0), *want), (lx - c.px(4.0), at)], c.px(1.5), color, plot.clip());
-        let dot = c.px(3.0) as i32;
-        let (dx, dy) = (reach.round() as i32, want.round() as i32);
+        let side = if k.side == Side::Short { "shorts" } else { "longs" };
+        let text = format!(
+            "~{} {side} at {} ({})",
+            money(k.usd),
+            price_tick(k.price, bin_size),
+            pct_signed(k.distance_pct)
+        );
+        let (span_lo, span_hi) = (y.unmap(want.max(at) + line / 2.0), y.unmap(want.min(at) - line / 2.0));
+        let clear = x.map(rows.longest(span_lo, span_hi)) + c.px(24.0);
+        let lx = clear.min(plot.right as f32 - c.text_width(&text, style) - c.px(6.0));
+        let own = x.map(rows.longest(k.price, k.price));
+        let elbow = lx - c.px(12.0);
+        // A thin muted leader, so it does not read as part of a bar.
+        let leader = [(own + c.px(5.0), want), (elbow, want), (lx - c.px(4.0), at)];
+        let muted = c.palette.muted;
+        c.polyline(&leader, c.px(1.2).max(1.0), muted, plot.clip());
+        let dot = c.px(3.0).max(2.0) as i32;
+        let (dx, dy) = (own.round() as i32, want.round() as i32);
         c.fill_rect(dx - dot, dy - dot, dx + dot, dy + dot, color);
-        c.text(text, TextStyle { color, ..style }, (lx, at), HAlign::Left, VAlign::Middle);
+        c.text(&text, TextStyle { color, ..style }, (lx, at), HAlign::Left, VAlign::Middle);
     }
 }
 
@@ -172,7 +208,7 @@ fn usd_axis(c: &mut Canvas<'_>, plot: &Plot, x: &Axis) {
     for usd in ticks(x.lo, x.hi, step) {
         let px = x.map(usd);
         c.vline(px.round() as i32, plot.top, plot.bottom, grid);
-        c.text(&money(usd), style, (px, plot.bottom as f32 + c.px(10.0)), HAlign::Center, VAlign::Top);
+        c.text(&money_tick(usd), style, (px, plot.bottom as f32 + c.px(10.0)), HAlign::Center, VAlign::Top);
     }
 }
 

@@ -246,32 +246,44 @@ impl<'a> Canvas<'a> {
         color: RGBColor,
         clip: (i32, i32, i32, i32),
     ) {
-        let (cx0, cy0, cx1, cy1) = clip;
-        let (cw, ch) = ((cx1 - cx0).max(0) as usize, (cy1 - cy0).max(0) as usize);
-        if points.len() < 2 || cw == 0 || ch == 0 {
+        let half = width / 2.0;
+        let reach = half + 1.0;
+        let (lo, hi) = points.iter().fold(
+            ((f32::INFINITY, f32::INFINITY), (f32::NEG_INFINITY, f32::NEG_INFINITY)),
+            |(lo, hi), &(x, y)| ((lo.0.min(x), lo.1.min(y)), (hi.0.max(x), hi.1.max(y))),
+        );
+        let (mx0, my0) = (
+            ((lo.0 - reach).floor() as i32).max(clip.0),
+            ((lo.1 - reach).floor() as i32).max(clip.1),
+        );
+        let (mx1, my1) = (
+            ((hi.0 + reach).ceil() as i32).min(clip.2),
+            ((hi.1 + reach).ceil() as i32).min(clip.3),
+        );
+        if points.len() < 2 || mx1 <= mx0 || my1 <= my0 {
             return;
         }
-        let mut mask = vec![0u8; cw * ch];
-        let half = width / 2.0;
+        let mw = (mx1 - mx0) as usize;
+        let mut mask = vec![0u8; mw * (my1 - my0) as usize];
         for seg in points.windows(2) {
             let ((ax, ay), (bx, by)) = (seg[0], seg[1]);
-            let reach = half + 1.0;
-            let x0 = ((ax.min(bx) - reach).floor() as i32).max(cx0);
-            let x1 = ((ax.max(bx) + reach).ceil() as i32).min(cx1);
-            let y0 = ((ay.min(by) - reach).floor() as i32).max(cy0);
-            let y1 = ((ay.max(by) + reach).ceil() as i32).min(cy1);
+            let x0 = ((ax.min(bx) - reach).floor() as i32).max(mx0);
+            let x1 = ((ax.max(bx) + reach).ceil() as i32).min(mx1);
+            let y0 = ((ay.min(by) - reach).floor() as i32).max(my0);
+            let y1 = ((ay.max(by) + reach).ceil() as i32).min(my1);
             for y in y0..y1 {
+                let row = (y - my0) as usize * mw;
                 for x in x0..x1 {
                     let d = segment_distance((x as f32 + 0.5, y as f32 + 0.5), seg[0], seg[1]);
                     let coverage = (half + 0.5 - d).clamp(0.0, 1.0);
-                    let cell = &mut mask[(y - cy0) as usize * cw + (x - cx0) as usize];
-                    *cell = (*cell).max((coverage * 255.0).round() as u8);
+                    let cell = &mut mask[row + (x - mx0) as usize];
+                    *cell = (*cell).max((coverage * 255.0 + 0.5) as u8);
                 }
             }
         }
         for (i, &m) in mask.iter().enumerate() {
             if m > 0 {
-                let (x, y) = ((i % cw) as i32 + cx0, (i / cw) as i32 + cy0);
+                let (x, y) = ((i % mw) as i32 + mx0, (i / mw) as i32 + my0);
                 self.blend(x, y, color, f32::from(m) / 255.0);
             }
         }
