@@ -175,7 +175,7 @@ impl ContextPoller {
         for base in &coins {
             let candles =
                 match self.config.market.candles_from {
-                    Exchange::Binance => self.binance_pages("candles", base).await?,
+                    Exchange::Binance => self.binance_candles(base).await?,
                     Exchange::Bybit => {
                         let s = &self.config.sources.bybit.rest_url;
                         let symbol = format!("{base}USDT");
@@ -218,12 +218,18 @@ impl ContextPoller {
         Ok(())
     }
 
-    /// Pages through Binance's klines or open-interest history from the cursor to now.
-    async fn binance_pages(
+    /// Pages through a Binance history endpoint from the cursor of `(what, base)` to now.
+    /// `path` is the endpoint with its query, to which `&startTime=` is appended; `ts` gives an
+    /// item's time; the cursor is left at `resume(last item)` for the next poll.
+    async fn binance_history<T>(
         &mut self,
-        what: &'static str,
-        base: &str,
-    ) -> anyhow::Result<Vec<Candle>> {
+        (what, base): (&'static str, &str),
+        path: &str,
+        page_size: usize,
+        parse: impl Fn(&str) -> Result<Vec<T>, crate::sources::FrameError>,
+        ts: impl Fn(&T) -> i64,
+        resume: impl Fn(&T) -> i64,
+    ) -> anyhow::Result<Vec<T>> {
         let key = (what, base.to_owned());
         let mut start = self
             .cursors
@@ -237,28 +243,39 @@ impl ContextPoller {
             .rest_url
             .trim_end_matches('/')
             .to_owned();
-        let symbol = format!("{base}USDT");
-        let mut all = Vec::new();
+        let mut all: Vec<T> = Vec::new();
         loop {
-            let url = format!(
-                "{rest}/fapi/v1/klines?symbol={symbol}&interval=1m&limit=1500&startTime={start}"
-            );
+            let url = format!("{rest}{path}&startTime={start}");
             let body = with_retries(|| async { Ok(get_text(&self.client, &url).await?) }).await?;
-            let page = parse_binance_candles(&body, base, 60)?;
+            let page = parse(&body)?;
             let Some(last) = page.last() else { break };
-            let next = last.open_ms + MINUTE_MS;
-            let full = page.len() >= 1500;
+            start = ts(last) + 1;
+            let full = page.len() >= page_size;
             all.extend(page);
-            start = next;
             if !full {
                 break;
             }
         }
-        // The newest candle may still be forming: fetch it again next time.
         if let Some(last) = all.last() {
-            self.cursors.insert(key, last.open_ms);
+            self.cursors.insert(key, resume(last));
         }
         Ok(all)
+    }
+
+    /// Binance 1-minute candles since the last poll. The newest candle may still be forming,
+    /// so the next poll fetches it again.
+    async fn binance_candles(&mut self, base: &str) -> anyhow::Result<Vec<Candle>> {
+        let path = format!("/fapi/v1/klines?symbol={base}USDT&interval=1m&limit=1500");
+        let parse = |body: &str| parse_binance_candles(body, base, 60);
+        self.binance_history(
+            ("candles", base),
+            &path,
+            1500,
+            parse,
+            |c| c.open_ms,
+            |c| c.open_ms,
+        )
+        .await
     }
 
     /// Fetches open interest of every coin from one venue and stores it in USD.
@@ -322,41 +339,19 @@ impl ContextPoller {
         Ok(())
     }
 
+    /// Binance 5-minute open-interest history since the last poll.
     async fn binance_oi(&mut self, base: &str) -> anyhow::Result<Vec<crate::model::OpenInterest>> {
-        let key = ("oi", base.to_owned());
-        let mut start = self
-            .cursors
-            .get(&key)
-            .copied()
-            .unwrap_or_else(|| self.history_start());
-        let rest = self
-            .config
-            .sources
-            .binance
-            .rest_url
-            .trim_end_matches('/')
-            .to_owned();
-        let symbol = format!("{base}USDT");
-        let mut all = Vec::new();
-        loop {
-            let url = format!(
-                "{rest}/futures/data/openInterestHist?symbol={symbol}&period=5m&limit=500&startTime={start}"
-            );
-            let body = with_retries(|| async { Ok(get_text(&self.client, &url).await?) }).await?;
-            let page = parse_binance_open_interest_hist(&body, base)?;
-            let Some(last) = page.last() else { break };
-            let next = last.ts_ms + 1;
-            let full = page.len() >= 500;
-            all.extend(page);
-            start = next;
-            if !full {
-                break;
-            }
-        }
-        if let Some(last) = all.last() {
-            self.cursors.insert(key, last.ts_ms + 1);
-        }
-        Ok(all)
+        let path = format!("/futures/data/openInterestHist?symbol={base}USDT&period=5m&limit=500");
+        let parse = |body: &str| parse_binance_open_interest_hist(body, base);
+        self.binance_history(
+            ("oi", base),
+            &path,
+            500,
+            parse,
+            |p| p.ts_ms,
+            |p| p.ts_ms + 1,
+        )
+        .await
     }
 }
 
