@@ -7,6 +7,7 @@
 pub mod analytics;
 pub mod bench;
 pub mod bot;
+pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod ingest;
