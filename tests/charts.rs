@@ -220,9 +220,23 @@ fn both_themes_render_with_their_own_background() {
     for (kind, render) in every_chart() {
         let dark = decode(&render(&opts(Theme::Dark)).unwrap());
         let light = decode(&render(&opts(Theme::Light)).unwrap());
-        let luma = |img: &RgbImage| img.get_pixel(2, 2).0.iter().map(|&c| u32::from(c)).sum::<u32>();
-        assert!(luma(&dark) < 150, "{kind}: dark corner {:?}", dark.get_pixel(2, 2));
-        assert!(luma(&light) > 600, "{kind}: light corner {:?}", light.get_pixel(2, 2));
+        let luma = |img: &RgbImage| {
+            img.get_pixel(2, 2)
+                .0
+                .iter()
+                .map(|&c| u32::from(c))
+                .sum::<u32>()
+        };
+        assert!(
+            luma(&dark) < 150,
+            "{kind}: dark corner {:?}",
+            dark.get_pixel(2, 2)
+        );
+        assert!(
+            luma(&light) > 600,
+            "{kind}: light corner {:?}",
+            light.get_pixel(2, 2)
+        );
         assert!(middle_colours(&light) >= 8, "{kind}");
     }
 }
@@ -259,7 +273,10 @@ fn long_and_short_cells_are_told_apart_by_hue() {
             greenish += 1;
         }
     }
-    assert!(reddish > 2_000 && greenish > 2_000, "{reddish} red, {greenish} green");
+    assert!(
+        reddish > 2_000 && greenish > 2_000,
+        "{reddish} red, {greenish} green"
+    );
 }
 
 #[test]
@@ -293,12 +310,52 @@ fn empty_inputs_render_no_data_images_of_the_right_size() {
     ];
     let middle = |img: &RgbImage| image::imageops::crop_imm(img, 300, 175, 600, 350).to_image();
     let first = middle(&decode(images[0].as_ref().unwrap()));
-    assert!(middle_colours(&decode(images[0].as_ref().unwrap())) >= 3, "text in the middle");
+    assert!(
+        middle_colours(&decode(images[0].as_ref().unwrap())) >= 3,
+        "text in the middle"
+    );
     for png in images {
         let img = decode(&png.unwrap());
         assert_eq!(img.dimensions(), (1200, 700));
         // Every kind shows the same "No data" panel in the middle, whatever its title.
-        assert!(middle(&img) == first, "the middle differs from the first no-data image");
+        assert!(
+            middle(&img) == first,
+            "the middle differs from the first no-data image"
+        );
+    }
+}
+
+#[test]
+fn hostile_numbers_still_render() {
+    let o = opts(Theme::Dark);
+    let mut grid = small_grid();
+    grid.cells[0].long_usd = f64::NAN;
+    grid.cells[1].short_usd = f64::INFINITY;
+    grid.price_line.push((T0 + 60 * MIN, f64::NAN));
+    let wide = HeatmapGrid {
+        bin_size: f64::INFINITY,
+        ..small_grid()
+    };
+    let (mut map, mut above, below) = small_map();
+    map.bins.push(bin(95_100.0, f64::NAN, -5.0));
+    above[0].price = 1e12;
+    let mut levels = small_level_grid();
+    levels.columns[1].price = f64::NAN;
+    levels.columns[2]
+        .bins
+        .push(bin(96_100.0, f64::INFINITY, 0.0));
+    let mut wild = reading();
+    wild.today.value = 250;
+    wild.yesterday = None;
+    let images = [
+        realised_heatmap(&grid, &o),
+        realised_heatmap(&wide, &o),
+        level_map(&map, &above, &below, "BTC", &o),
+        levels_heatmap(&levels, "BTC", &o),
+        fear_greed(&wild, &o),
+    ];
+    for png in images {
+        assert_eq!(decode(&png.unwrap()).dimensions(), (1200, 700));
     }
 }
 
@@ -321,7 +378,11 @@ fn synthetic_day() -> (Vec<Candle>, Vec<(i64, f64)>, Vec<Liquidation>) {
     let (mut price, mut open_interest) = (95_000.0_f64, 7.5e9_f64);
     for i in 0..1_440 {
         let open_ms = T0 + i * MIN;
-        let drift = if (600..800).contains(&i) { -0.0004 } else { 0.00005 };
+        let drift = if (600..800).contains(&i) {
+            -0.0004
+        } else {
+            0.00005
+        };
         let close = price * (1.0 + drift + 0.0009 * rng.next_normal());
         let high = price.max(close) * (1.0 + 0.0004 * rng.next_normal().abs());
         let low = price.min(close) * (1.0 - 0.0004 * rng.next_normal().abs());
@@ -342,7 +403,11 @@ fn synthetic_day() -> (Vec<Candle>, Vec<(i64, f64)>, Vec<Liquidation>) {
         for _ in 0..count {
             let with_move = if ret < 0.0 { Side::Long } else { Side::Short };
             let other = if ret < 0.0 { Side::Short } else { Side::Long };
-            let side = if rng.next_f64() < 0.8 { with_move } else { other };
+            let side = if rng.next_f64() < 0.8 {
+                with_move
+            } else {
+                other
+            };
             let at = low + (high - low) * rng.next_f64();
             let usd = (9.5 + 1.3 * rng.next_normal()).exp();
             events.push(Liquidation {
@@ -393,8 +458,12 @@ fn render_timings_and_examples() {
     let fg = reading();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/chart-examples");
     std::fs::create_dir_all(&dir).unwrap();
-    let charts: Vec<(&str, Box<dyn Fn(&ChartOptions) -> Vec<u8>>)> = vec![
-        ("realised_heatmap", Box::new(|o| realised_heatmap(&grid, o).unwrap())),
+    type Example<'a> = Box<dyn Fn(&ChartOptions) -> Vec<u8> + 'a>;
+    let charts: Vec<(&str, Example<'_>)> = vec![
+        (
+            "realised_heatmap",
+            Box::new(|o| realised_heatmap(&grid, o).unwrap()),
+        ),
         (
             "level_map",
             Box::new(|o| level_map(&estimate.map, &above, &below, "BTC", o).unwrap()),
@@ -411,13 +480,22 @@ fn render_timings_and_examples() {
         let (ms, bytes) = time(50, || render(&dark));
         println!("{name:<18} {ms:>10.2} {bytes:>10}");
         std::fs::write(dir.join(format!("{name}.png")), render(&dark)).unwrap();
-        std::fs::write(dir.join(format!("{name}_light.png")), render(&opts(Theme::Light))).unwrap();
+        std::fs::write(
+            dir.join(format!("{name}_light.png")),
+            render(&opts(Theme::Light)),
+        )
+        .unwrap();
         let small = ChartOptions {
             width: 800,
             height: 450,
             ..opts(Theme::Dark)
         };
         std::fs::write(dir.join(format!("{name}_800x450.png")), render(&small)).unwrap();
+    }
+    // The hand-built inputs of the tests above: few, large cells and bars.
+    for (kind, render) in every_chart() {
+        let name = format!("small_{}.png", kind.replace(' ', "_"));
+        std::fs::write(dir.join(name), render(&dark).unwrap()).unwrap();
     }
     let empty = LevelMap {
         bin_size: 0.0,

@@ -29,7 +29,11 @@ pub(crate) struct Axis {
 
 impl Axis {
     fn span(&self) -> f64 {
-        if self.hi > self.lo { self.hi - self.lo } else { 1.0 }
+        if self.hi > self.lo {
+            self.hi - self.lo
+        } else {
+            1.0
+        }
     }
 
     /// The pixel for value `v`.
@@ -39,7 +43,11 @@ impl Axis {
 
     /// The value at pixel `px`.
     pub(crate) fn unmap(&self, px: f32) -> f64 {
-        let pixels = if self.to == self.from { 1.0 } else { self.to - self.from };
+        let pixels = if self.to == self.from {
+            1.0
+        } else {
+            self.to - self.from
+        };
         self.lo + f64::from((px - self.from) / pixels) * self.span()
     }
 }
@@ -84,10 +92,20 @@ pub(crate) fn label_style(c: &Canvas<'_>) -> TextStyle {
 }
 
 /// Draws the title and subtitle; returns the y where the content may start.
-pub(crate) fn header(c: &mut Canvas<'_>, title: &str, subtitle: &[(&str, Option<RGBColor>)]) -> i32 {
+pub(crate) fn header(
+    c: &mut Canvas<'_>,
+    title: &str,
+    subtitle: &[(&str, Option<RGBColor>)],
+) -> i32 {
     let margin = c.px(MARGIN);
     let title_style = TextStyle::new(c.font(26.0), Weight::Bold, c.palette.text);
-    let b = c.text(title, title_style, (margin, margin), HAlign::Left, VAlign::Top);
+    let b = c.text(
+        title,
+        title_style,
+        (margin, margin),
+        HAlign::Left,
+        VAlign::Top,
+    );
     let sub = TextStyle::new(c.font(15.0), Weight::Regular, c.palette.muted);
     let mut x = margin;
     let y = b.bottom + c.px(14.0);
@@ -107,8 +125,18 @@ pub(crate) fn footer(c: &mut Canvas<'_>, opts: &ChartOptions, note: &str) -> i32
     let style = TextStyle::new(c.font(13.0), Weight::Regular, c.palette.muted);
     let y = c.height as f32 - c.px(MARGIN * 0.6);
     let margin = c.px(MARGIN);
-    let stamp = format!("{} · {}", opts.bot_name, timestamp(opts.now_ms, opts.time_zone));
-    let right = c.text(&stamp, style, (c.width as f32 - margin, y), HAlign::Right, VAlign::Baseline);
+    let stamp = format!(
+        "{} · {}",
+        opts.bot_name,
+        timestamp(opts.now_ms, opts.time_zone)
+    );
+    let right = c.text(
+        &stamp,
+        style,
+        (c.width as f32 - margin, y),
+        HAlign::Right,
+        VAlign::Baseline,
+    );
     if !note.is_empty() && c.text_width(note, style) < right.left - margin * 2.0 {
         c.text(note, style, (margin, y), HAlign::Left, VAlign::Baseline);
     }
@@ -140,11 +168,16 @@ pub(crate) fn nice_step(span: f64, max_ticks: usize) -> f64 {
         .unwrap_or(10.0 * base)
 }
 
-/// Multiples of `step` inside `lo..=hi`.
+/// Multiples of `step` inside `lo..=hi`; none for a range that is not finite or would need
+/// more than a thousand.
 pub(crate) fn ticks(lo: f64, hi: f64, step: f64) -> Vec<f64> {
-    let first = (lo / step).ceil() as i64;
-    let last = (hi / step).floor() as i64;
-    (first..=last).map(|i| i as f64 * step).collect()
+    let (first, last) = ((lo / step).ceil(), (hi / step).floor());
+    if !(first.is_finite() && last.is_finite() && step > 0.0) || last - first > 1_000.0 {
+        return Vec::new();
+    }
+    (first as i64..=last as i64)
+        .map(|i| i as f64 * step)
+        .collect()
 }
 
 /// A price tick label: [`price`], without a fractional part when the step is whole.
@@ -167,7 +200,12 @@ pub(crate) fn money_tick(usd: f64) -> String {
 }
 
 /// Price ticks for `lo..hi` on a plot `height` pixels high: the step and the labelled values.
-pub(crate) fn price_ticks(c: &Canvas<'_>, lo: f64, hi: f64, height: f32) -> (f64, Vec<(f64, String)>) {
+pub(crate) fn price_ticks(
+    c: &Canvas<'_>,
+    lo: f64,
+    hi: f64,
+    height: f32,
+) -> (f64, Vec<(f64, String)>) {
     let max_ticks = ((height / c.px(55.0)) as usize).max(2);
     let step = nice_step(hi - lo, max_ticks);
     let labels = ticks(lo, hi, step)
@@ -179,7 +217,13 @@ pub(crate) fn price_ticks(c: &Canvas<'_>, lo: f64, hi: f64, height: f32) -> (f64
 
 /// The plot rectangle between `top` and `bottom` (the footer's top), leaving room on the
 /// left for `labels` and `right_reserve` pixels on the right.
-pub(crate) fn frame(c: &Canvas<'_>, top: i32, bottom: i32, labels: &[(f64, String)], right_reserve: f32) -> Plot {
+pub(crate) fn frame(
+    c: &Canvas<'_>,
+    top: i32,
+    bottom: i32,
+    labels: &[(f64, String)],
+    right_reserve: f32,
+) -> Plot {
     let style = label_style(c);
     let widest = labels
         .iter()
@@ -196,7 +240,14 @@ pub(crate) fn frame(c: &Canvas<'_>, top: i32, bottom: i32, labels: &[(f64, Strin
 
 /// Labels at the price ticks, with horizontal grid lines when `grid`; labels within `avoid`
 /// (a y and half a height: the price tag) are left out.
-pub(crate) fn price_axis(c: &mut Canvas<'_>, plot: &Plot, y: &Axis, labels: &[(f64, String)], avoid: Option<(f32, f32)>, grid: bool) {
+pub(crate) fn price_axis(
+    c: &mut Canvas<'_>,
+    plot: &Plot,
+    y: &Axis,
+    labels: &[(f64, String)],
+    avoid: Option<(f32, f32)>,
+    grid: bool,
+) {
     let style = label_style(c);
     let colour = c.palette.grid;
     for (p, label) in labels {
@@ -216,14 +267,28 @@ pub(crate) fn price_axis(c: &mut Canvas<'_>, plot: &Plot, y: &Axis, labels: &[(f
 /// hours or days; labelled `14:00`, or `Jan 5` at midnight and for steps of a day or more.
 pub(crate) fn time_ticks(t0: i64, t1: i64, tz: Tz, max_ticks: usize) -> Vec<(i64, String)> {
     const STEPS: [i64; 15] = [
-        5 * MINUTE, 10 * MINUTE, 15 * MINUTE, 30 * MINUTE, HOUR, 2 * HOUR, 3 * HOUR, 4 * HOUR,
-        6 * HOUR, 12 * HOUR, DAY, 2 * DAY, 7 * DAY, 14 * DAY, 30 * DAY,
+        5 * MINUTE,
+        10 * MINUTE,
+        15 * MINUTE,
+        30 * MINUTE,
+        HOUR,
+        2 * HOUR,
+        3 * HOUR,
+        4 * HOUR,
+        6 * HOUR,
+        12 * HOUR,
+        DAY,
+        2 * DAY,
+        7 * DAY,
+        14 * DAY,
+        30 * DAY,
     ];
     let span = (t1 - t0).max(1);
+    let max_ticks = max_ticks.max(1) as i64;
     let step = STEPS
         .into_iter()
-        .find(|s| span / s <= max_ticks.max(1) as i64)
-        .unwrap_or(30 * DAY);
+        .find(|s| span / s <= max_ticks)
+        .unwrap_or_else(|| (span / max_ticks / DAY + 1) * DAY);
     let start = local(t0, tz);
     let offset = i64::from(start.offset().fix().local_minus_utc()) * 1000;
     let mut t = (t0 + offset).div_euclid(step) * step - offset;
@@ -234,7 +299,11 @@ pub(crate) fn time_ticks(t0: i64, t1: i64, tz: Tz, max_ticks: usize) -> Vec<(i64
     while t <= t1 {
         let at = local(t, tz);
         let midnight = at.hour() == 0 && at.minute() == 0;
-        let format = if step >= DAY || midnight { "%b %-d" } else { "%H:%M" };
+        let format = if step >= DAY || midnight {
+            "%b %-d"
+        } else {
+            "%H:%M"
+        };
         out.push((t, at.format(format).to_string()));
         t += step;
     }
@@ -255,7 +324,13 @@ pub(crate) fn time_axis(c: &mut Canvas<'_>, plot: &Plot, x: &Axis, tz: Tz, grid:
         if px - half < plot.left as f32 - c.px(8.0) || px + half > c.width as f32 - c.px(4.0) {
             continue;
         }
-        c.text(&label, style, (px, plot.bottom as f32 + c.px(10.0)), HAlign::Center, VAlign::Top);
+        c.text(
+            &label,
+            style,
+            (px, plot.bottom as f32 + c.px(10.0)),
+            HAlign::Center,
+            VAlign::Top,
+        );
     }
 }
 
@@ -268,21 +343,40 @@ pub(crate) fn price_tag(c: &mut Canvas<'_>, plot: &Plot, y: f32, p: f64) -> (f32
     let right = plot.left as f32 - c.px(2.0);
     let left = (right - c.text_width(&text, style) - c.px(14.0)).max(0.0);
     let fill = c.palette.price_line;
-    c.fill_rect(left as i32, (y - half) as i32, right as i32, (y + half) as i32, fill);
-    c.text(&text, style, ((left + right) / 2.0, y), HAlign::Center, VAlign::Middle);
+    c.fill_rect(
+        left as i32,
+        (y - half) as i32,
+        right as i32,
+        (y + half) as i32,
+        fill,
+    );
+    c.text(
+        &text,
+        style,
+        ((left + right) / 2.0, y),
+        HAlign::Center,
+        VAlign::Middle,
+    );
     (y, half)
 }
 
 /// The width a [`colour_scale`] with `bars` bars needs for labels up to `max_usd`.
 pub(crate) fn colour_scale_width(c: &Canvas<'_>, bars: usize, max_usd: f64) -> f32 {
     let style = label_style(c);
-    let label = c.text_width(&money(max_usd), style).max(c.text_width("$000K", style));
+    let label = c
+        .text_width(&money(max_usd), style)
+        .max(c.text_width("$000K", style));
     bars as f32 * c.px(14.0) + c.px(10.0) + label + c.px(22.0)
 }
 
 /// A vertical colour scale right of the plot: one bar per ramp (with its short name over it),
 /// labelled with money at five points; `usd_at(t)` gives the USD at ramp position `t`.
-pub(crate) fn colour_scale(c: &mut Canvas<'_>, plot: &Plot, ramps: &[(Ramp, &str)], usd_at: impl Fn(f64) -> f64) {
+pub(crate) fn colour_scale(
+    c: &mut Canvas<'_>,
+    plot: &Plot,
+    ramps: &[(Ramp, &str)],
+    usd_at: impl Fn(f64) -> f64,
+) {
     let bar = c.px(14.0);
     let x0 = plot.right as f32 + c.px(18.0);
     let top = plot.top as f32 + c.px(22.0);
@@ -295,16 +389,31 @@ pub(crate) fn colour_scale(c: &mut Canvas<'_>, plot: &Plot, ramps: &[(Ramp, &str
             let t = f64::from((bottom - y as f32) / (bottom - top));
             c.fill_rect(left, y, right, y + 1, ramp.at(t));
         }
-        let style = TextStyle { color: ramp.at(0.8), ..small };
+        let style = TextStyle {
+            color: ramp.at(0.8),
+            ..small
+        };
         let centre = (left + right) as f32 / 2.0;
-        c.text(name, style, (centre, top - c.px(8.0)), HAlign::Center, VAlign::Baseline);
+        c.text(
+            name,
+            style,
+            (centre, top - c.px(8.0)),
+            HAlign::Center,
+            VAlign::Baseline,
+        );
     }
     let style = label_style(c);
     let lx = x0 + ramps.len() as f32 * bar + c.px(8.0);
     for i in 0..=4 {
         let t = f64::from(i) / 4.0;
         let y = bottom - (bottom - top) * t as f32;
-        c.text(&money(usd_at(t)), style, (lx, y), HAlign::Left, VAlign::Middle);
+        c.text(
+            &money(usd_at(t)),
+            style,
+            (lx, y),
+            HAlign::Left,
+            VAlign::Middle,
+        );
     }
 }
 
@@ -329,7 +438,10 @@ mod tests {
         assert_eq!(nice_step(1_000.0, 5), 200.0);
         assert_eq!(nice_step(9_000.0, 4), 2_500.0);
         assert_eq!(nice_step(0.07, 7), 0.01);
-        assert_eq!(ticks(94_120.0, 95_000.0, 250.0), vec![94_250.0, 94_500.0, 94_750.0, 95_000.0]);
+        assert_eq!(
+            ticks(94_120.0, 95_000.0, 250.0),
+            vec![94_250.0, 94_500.0, 94_750.0, 95_000.0]
+        );
         assert_eq!(price_tick(94_500.0, 250.0), "$94,500");
     }
 
@@ -339,7 +451,12 @@ mod tests {
         let t0 = 1_736_000_000_000; // 2025-01-04 14:13:20 UTC
         let got = time_ticks(t0, t0 + DAY, tz, 6);
         assert_eq!(got.len(), 6);
-        assert!(got.iter().all(|(t, _)| (t + 5 * HOUR + 30 * MINUTE) % (4 * HOUR) == 0));
+        assert!(
+            got.iter()
+                .all(|(t, _)| (t + 5 * HOUR + 30 * MINUTE) % (4 * HOUR) == 0)
+        );
         assert!(got.iter().any(|(_, l)| l == "Jan 5"), "{got:?}");
+        // Spans beyond a month still give a handful of ticks.
+        assert!(time_ticks(0, 3_000 * DAY, Tz::UTC, 8).len() <= 9);
     }
 }

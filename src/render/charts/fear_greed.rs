@@ -28,12 +28,25 @@ fn band(value: f32) -> usize {
         .unwrap_or(BANDS.len() - 1)
 }
 
+/// `colour` as text on the canvas: darker on a light background, where yellow and light green
+/// would not read.
+fn ink(c: &Canvas<'_>, colour: RGBColor) -> RGBColor {
+    let bg = c.palette.background;
+    if u16::from(bg.0) + u16::from(bg.1) + u16::from(bg.2) > 384 {
+        let dim = |v: u8| (f32::from(v) * 0.72) as u8;
+        RGBColor(dim(colour.0), dim(colour.1), dim(colour.2))
+    } else {
+        colour
+    }
+}
+
 /// The gauge angle for `value`: π at 0 (left), 0 at 100 (right).
 fn angle(value: f32) -> f32 {
     PI * (1.0 - value.clamp(0.0, 100.0) / 100.0)
 }
 
 /// Draws `reading` as a PNG gauge.
+#[must_use = "the PNG bytes are the point of the call"]
 pub fn fear_greed(reading: &FearGreedReading, opts: &ChartOptions) -> Result<Vec<u8>, ChartError> {
     render(opts, |c| draw(c, reading, opts))
 }
@@ -69,20 +82,35 @@ fn draw(c: &mut Canvas<'_>, reading: &FearGreedReading, opts: &ChartOptions) {
     gauge.band_names(c, label);
     gauge.draw_needle(c, value);
 
-    let colour = BANDS[band(value)].2;
+    let colour = ink(c, BANDS[band(value)].2);
     let at = (centre.0, centre.1 + c.px(30.0));
-    let v = c.text(&reading.today.value.to_string(), value_style, at, HAlign::Center, VAlign::Top);
+    let v = c.text(
+        &reading.today.value.to_string(),
+        value_style,
+        at,
+        HAlign::Center,
+        VAlign::Top,
+    );
     let class = TextStyle {
         color: colour,
         ..class_style
     };
     let at = (centre.0, v.bottom + c.px(20.0));
-    c.text(&reading.today.classification, class, at, HAlign::Center, VAlign::Top);
+    c.text(
+        &reading.today.classification,
+        class,
+        at,
+        HAlign::Center,
+        VAlign::Top,
+    );
 
     // Yesterday and last week, smaller, on the right, level with the gauge.
     let x = split + c.px(40.0);
     let mut y = centre.1 - radius * 0.8;
-    for (name, past) in [("Yesterday", &reading.yesterday), ("Last week", &reading.week_ago)] {
+    for (name, past) in [
+        ("Yesterday", &reading.yesterday),
+        ("Last week", &reading.week_ago),
+    ] {
         past_reading(c, (x, y), name, past.as_ref());
         y += radius * 0.75;
     }
@@ -103,26 +131,35 @@ impl Gauge {
         let inner = radius * 0.66;
         let outer = radius + self.pop;
         let gap = c.px(1.5).max(1.0);
-        let bounds: Vec<f32> = BANDS[..BANDS.len() - 1]
+        // Band boundaries as unit rays from the centre: a point's signed distance to one is a
+        // cross product, negative once the point is past it (towards greed). No trigonometry
+        // per pixel.
+        let rays: Vec<(f32, f32)> = BANDS[..BANDS.len() - 1]
             .iter()
-            .map(|&(u, ..)| angle(f32::from(u)))
+            .map(|&(upper, ..)| {
+                let b = angle(f32::from(upper));
+                (b.cos(), b.sin())
+            })
             .collect();
+        let (near, far) = ((inner - 1.0).max(0.0).powi(2), (outer + 1.0).powi(2));
         for py in (cy - outer - 1.0) as i32..=(cy + 1.0) as i32 {
             for px in (cx - outer - 1.0) as i32..=(cx + outer + 1.0) as i32 {
                 let (dx, dy) = (px as f32 + 0.5 - cx, cy - (py as f32 + 0.5));
-                let r = dx.hypot(dy);
-                if r > outer + 1.0 || r < inner - 1.0 || dy < -1.0 {
+                let r2 = dx * dx + dy * dy;
+                if r2 > far || r2 < near || dy < -1.0 {
                     continue;
                 }
-                let theta = dy.atan2(dx);
-                let index = band(100.0 * (1.0 - theta.clamp(0.0, PI) / PI));
+                let r = r2.sqrt();
+                let (mut index, mut edge_distance) = (0, f32::INFINITY);
+                for &(cos, sin) in &rays {
+                    let side = cos * dy - sin * dx;
+                    index += usize::from(side < 0.0);
+                    edge_distance = edge_distance.min(side.abs());
+                }
                 let edge = if index == current { outer } else { radius };
                 let ring = (edge - r + 0.5).clamp(0.0, 1.0) * (r - inner + 0.5).clamp(0.0, 1.0);
-                let gaps = bounds
-                    .iter()
-                    .map(|b| (r * (theta - b).sin()).abs())
-                    .fold(f32::INFINITY, f32::min);
-                let coverage = ring * (dy + 0.5).clamp(0.0, 1.0) * (gaps - gap + 0.5).clamp(0.0, 1.0);
+                let base = (dy + 0.5).clamp(0.0, 1.0);
+                let coverage = ring * base * (edge_distance - gap + 0.5).clamp(0.0, 1.0);
                 c.blend(px, py, BANDS[index].2, coverage);
             }
         }
@@ -137,7 +174,10 @@ impl Gauge {
         let last = BANDS.len() - 1;
         let mut lower = 0u8;
         for (i, &(upper, name, color)) in BANDS.iter().enumerate() {
-            let style = TextStyle { color, ..style };
+            let style = TextStyle {
+                color: ink(c, color),
+                ..style
+            };
             let mid = angle((f32::from(lower) + f32::from(upper.min(100))) / 2.0);
             lower = upper;
             if i == 0 || i == last {
@@ -192,13 +232,34 @@ fn past_reading(c: &mut Canvas<'_>, (x, y): (f32, f32), name: &str, reading: Opt
     let value_style = TextStyle::new(c.font(44.0), Weight::Bold, c.palette.text);
     let at = (x, n.bottom + c.px(16.0));
     let Some(reading) = reading else {
-        c.text("n/a", TextStyle { color: c.palette.muted, ..value_style }, at, HAlign::Left, VAlign::Top);
+        c.text(
+            "n/a",
+            TextStyle {
+                color: c.palette.muted,
+                ..value_style
+            },
+            at,
+            HAlign::Left,
+            VAlign::Top,
+        );
         return;
     };
-    let v = c.text(&reading.value.to_string(), value_style, at, HAlign::Left, VAlign::Top);
-    let colour = BANDS[band(f32::from(reading.value))].2;
+    let v = c.text(
+        &reading.value.to_string(),
+        value_style,
+        at,
+        HAlign::Left,
+        VAlign::Top,
+    );
+    let colour = ink(c, BANDS[band(f32::from(reading.value))].2);
     let class_style = TextStyle::new(c.font(22.0), Weight::Bold, colour);
-    c.text(&reading.classification, class_style, (v.right + c.px(16.0), v.bottom), HAlign::Left, VAlign::Baseline);
+    c.text(
+        &reading.classification,
+        class_style,
+        (v.right + c.px(16.0), v.bottom),
+        HAlign::Left,
+        VAlign::Baseline,
+    );
 }
 
 #[cfg(test)]
@@ -213,7 +274,15 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["Extreme Fear", "Extreme Fear", "Fear", "Neutral", "Greed", "Extreme Greed", "Extreme Greed"]
+            [
+                "Extreme Fear",
+                "Extreme Fear",
+                "Fear",
+                "Neutral",
+                "Greed",
+                "Extreme Greed",
+                "Extreme Greed"
+            ]
         );
         assert_eq!(angle(0.0), PI);
         assert_eq!(angle(100.0), 0.0);

@@ -9,6 +9,8 @@ use super::axes::{
     time_axis,
 };
 use super::{Canvas, ChartError, ChartOptions, HAlign, TextStyle, VAlign, VIRIDIS, Weight, render};
+use plotters::style::RGBColor;
+
 use crate::analytics::levels::{Cluster, LevelBin, LevelGrid, LevelMap};
 use crate::model::Side;
 use crate::render::format::{money, pct_signed};
@@ -18,6 +20,7 @@ const NOTE: &str = "Estimated from candles and open interest: a model, not a mea
 /// Draws `map` as a PNG: estimated liquidation levels by price around the current price, with
 /// the clusters in `above` (shorts) and `below` (longs) labelled. An empty map gives a
 /// "No data" image.
+#[must_use = "the PNG bytes are the point of the call"]
 pub fn level_map(
     map: &LevelMap,
     above: &[Cluster],
@@ -30,18 +33,29 @@ pub fn level_map(
 
 /// Draws `grid` as a PNG: estimated liquidation levels over time with the price line. A grid
 /// without levels gives a "No data" image.
-pub fn levels_heatmap(grid: &LevelGrid, coin: &str, opts: &ChartOptions) -> Result<Vec<u8>, ChartError> {
+#[must_use = "the PNG bytes are the point of the call"]
+pub fn levels_heatmap(
+    grid: &LevelGrid,
+    coin: &str,
+    opts: &ChartOptions,
+) -> Result<Vec<u8>, ChartError> {
     render(opts, |c| draw_grid(c, grid, coin, opts))
 }
 
 /// The price span of `bins` and `prices` (with the top bin's width), padded by 3%.
-fn price_span<'a>(bins: impl Iterator<Item = &'a LevelBin>, prices: impl Iterator<Item = f64>, bin_size: f64) -> Option<(f64, f64)> {
+fn price_span<'a>(
+    bins: impl Iterator<Item = &'a LevelBin>,
+    prices: impl Iterator<Item = f64>,
+    bin_size: f64,
+) -> Option<(f64, f64)> {
     let (lo, hi) = bins
         .filter(|b| b.long_usd + b.short_usd > 0.0)
         .flat_map(|b| [b.price, b.price + bin_size])
         .chain(prices.filter(|p| *p > 0.0))
         .filter(|p| p.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p), hi.max(p)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+            (lo.min(p), hi.max(p))
+        });
     let pad = (hi - lo).max(bin_size) * 0.03;
     (lo <= hi).then(|| ((lo - pad).max(0.0), hi + pad))
 }
@@ -50,7 +64,9 @@ fn price_span<'a>(bins: impl Iterator<Item = &'a LevelBin>, prices: impl Iterato
 /// the display bin and the number of rows from `lo` to `hi`.
 fn display_rows(lo: f64, hi: f64, bin_size: f64, height: f32, min_px: f32) -> (f64, usize) {
     let bins = ((hi - lo) / bin_size).ceil().max(1.0);
-    let k = (bins * f64::from(min_px) / f64::from(height.max(1.0))).ceil().max(1.0);
+    let k = (bins * f64::from(min_px) / f64::from(height.max(1.0)))
+        .ceil()
+        .max(1.0);
     let size = bin_size * k;
     (size, ((hi - lo) / size).ceil().max(1.0) as usize)
 }
@@ -61,20 +77,36 @@ fn sum_rows(bins: &[LevelBin], lo: f64, size: f64, rows: usize) -> Vec<(f64, f64
     for b in bins {
         let row = ((b.price - lo) / size).floor();
         if row >= 0.0 && (row as usize) < rows {
+            // A value that is not a finite, positive amount draws nothing.
+            let usd = |v: f64| if v.is_finite() { v.max(0.0) } else { 0.0 };
             let cell = &mut out[row as usize];
-            cell.0 += b.long_usd;
-            cell.1 += b.short_usd;
+            cell.0 += usd(b.long_usd);
+            cell.1 += usd(b.short_usd);
         }
     }
     out
 }
 
-fn draw_map(c: &mut Canvas<'_>, map: &LevelMap, above: &[Cluster], below: &[Cluster], coin: &str, opts: &ChartOptions) {
+fn draw_map(
+    c: &mut Canvas<'_>,
+    map: &LevelMap,
+    above: &[Cluster],
+    below: &[Cluster],
+    coin: &str,
+    opts: &ChartOptions,
+) {
     let title = format!("{coin} estimated liquidation levels");
     let usable = map.bin_size > 0.0 && map.price > 0.0 && map.price.is_finite();
     let span = price_span(map.bins.iter(), std::iter::once(map.price), map.bin_size);
-    let Some((lo, hi)) = span.filter(|_| usable && map.total_long_usd() + map.total_short_usd() > 0.0) else {
-        no_data(c, opts, &title, "Estimated: no levels yet (open interest has not risen)");
+    let Some((lo, hi)) =
+        span.filter(|_| usable && map.total_long_usd() + map.total_short_usd() > 0.0)
+    else {
+        no_data(
+            c,
+            opts,
+            &title,
+            "Estimated: no levels yet (open interest has not risen)",
+        );
         return;
     };
     let palette = c.palette;
@@ -86,7 +118,10 @@ fn draw_map(c: &mut Canvas<'_>, map: &LevelMap, above: &[Cluster], below: &[Clus
         c,
         &title,
         &[
-            ("Estimated USD liquidated if price reaches each level:   ", None),
+            (
+                "Estimated USD liquidated if price reaches each level:   ",
+                None,
+            ),
             (&short_text, Some(palette.short)),
             ("   ", None),
             (&long_text, Some(palette.long)),
@@ -96,7 +131,13 @@ fn draw_map(c: &mut Canvas<'_>, map: &LevelMap, above: &[Cluster], below: &[Clus
     let (_, labels) = price_ticks(c, lo, hi, (bottom - top) as f32 - c.px(40.0));
     let plot = frame(c, top, bottom, &labels, 0.0);
     let y = plot.y_axis(lo, hi);
-    let (size, n) = display_rows(lo, hi, map.bin_size, (plot.bottom - plot.top) as f32, c.px(4.0));
+    let (size, n) = display_rows(
+        lo,
+        hi,
+        map.bin_size,
+        (plot.bottom - plot.top) as f32,
+        c.px(4.0),
+    );
     let rows = sum_rows(&map.bins, lo, size, n);
     let max = rows.iter().map(|(l, s)| l + s).fold(0.0, f64::max);
     // Room right of the longest bar for a cluster label.
@@ -122,7 +163,14 @@ fn draw_map(c: &mut Canvas<'_>, map: &LevelMap, above: &[Cluster], below: &[Clus
         lo,
         size,
     };
-    label_clusters(c, &plot, (&x, &y), &rows, map.bin_size, above.iter().chain(below));
+    label_clusters(
+        c,
+        &plot,
+        (&x, &y),
+        &rows,
+        map.bin_size,
+        above.iter().chain(below),
+    );
 }
 
 /// The display rows as the level map draws them: (long, short) USD per row from `lo`, rows
@@ -141,7 +189,10 @@ impl Rows<'_> {
     /// The longest bar (USD) among rows from `a` to `b` in price.
     fn longest(&self, a: f64, b: f64) -> f64 {
         let (i, j) = (self.index(a.min(b)), self.index(a.max(b)));
-        self.usd[i..=j].iter().map(|(l, s)| l + s).fold(0.0, f64::max)
+        self.usd[i..=j]
+            .iter()
+            .map(|(l, s)| l + s)
+            .fold(0.0, f64::max)
     }
 }
 
@@ -158,11 +209,14 @@ fn label_clusters<'a>(
     let style = TextStyle::new(c.font(LABEL), Weight::Bold, c.palette.text);
     let line = c.cap_height(style) + c.px(9.0);
     let mut labels: Vec<(f32, &Cluster)> = clusters
-        .filter(|k| k.usd > 0.0 && k.price.is_finite())
+        .filter(|k| k.usd > 0.0 && (y.lo..=y.hi).contains(&k.price))
         .map(|k| (y.map(k.price), k))
         .collect();
     labels.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let (top, bottom) = (plot.top as f32 + line / 2.0, plot.bottom as f32 - line / 2.0);
+    let (top, bottom) = (
+        plot.top as f32 + line / 2.0,
+        plot.bottom as f32 - line / 2.0,
+    );
     let mut placed: Vec<f32> = Vec::with_capacity(labels.len());
     for (want, _) in &labels {
         let floor = placed.last().map_or(top, |p| p + line);
@@ -175,15 +229,26 @@ fn label_clusters<'a>(
         ceiling = *p - line;
     }
     for ((want, k), at) in labels.into_iter().zip(placed) {
-        let color = if k.side == Side::Short { c.palette.short } else { c.palette.long };
-        let side = if k.side == Side::Short { "shorts" } else { "longs" };
+        let color = if k.side == Side::Short {
+            c.palette.short
+        } else {
+            c.palette.long
+        };
+        let side = if k.side == Side::Short {
+            "shorts"
+        } else {
+            "longs"
+        };
         let text = format!(
             "~{} {side} at {} ({})",
             money(k.usd),
             price_tick(k.price, bin_size),
             pct_signed(k.distance_pct)
         );
-        let (span_lo, span_hi) = (y.unmap(want.max(at) + line / 2.0), y.unmap(want.min(at) - line / 2.0));
+        let (span_lo, span_hi) = (
+            y.unmap(want.max(at) + line / 2.0),
+            y.unmap(want.min(at) - line / 2.0),
+        );
         let clear = x.map(rows.longest(span_lo, span_hi)) + c.px(24.0);
         let lx = clear.min(plot.right as f32 - c.text_width(&text, style) - c.px(6.0));
         let own = x.map(rows.longest(k.price, k.price));
@@ -191,11 +256,17 @@ fn label_clusters<'a>(
         // A thin muted leader, so it does not read as part of a bar.
         let leader = [(own + c.px(5.0), want), (elbow, want), (lx - c.px(4.0), at)];
         let muted = c.palette.muted;
-        c.polyline(&leader, c.px(1.2).max(1.0), muted, plot.clip());
+        c.polyline(&leader, &[(c.px(1.2).max(1.0), muted)], plot.clip());
         let dot = c.px(3.0).max(2.0) as i32;
         let (dx, dy) = (own.round() as i32, want.round() as i32);
         c.fill_rect(dx - dot, dy - dot, dx + dot, dy + dot, color);
-        c.text(&text, TextStyle { color, ..style }, (lx, at), HAlign::Left, VAlign::Middle);
+        c.text(
+            &text,
+            TextStyle { color, ..style },
+            (lx, at),
+            HAlign::Left,
+            VAlign::Middle,
+        );
     }
 }
 
@@ -208,7 +279,13 @@ fn usd_axis(c: &mut Canvas<'_>, plot: &Plot, x: &Axis) {
     for usd in ticks(x.lo, x.hi, step) {
         let px = x.map(usd);
         c.vline(px.round() as i32, plot.top, plot.bottom, grid);
-        c.text(&money_tick(usd), style, (px, plot.bottom as f32 + c.px(10.0)), HAlign::Center, VAlign::Top);
+        c.text(
+            &money_tick(usd),
+            style,
+            (px, plot.bottom as f32 + c.px(10.0)),
+            HAlign::Center,
+            VAlign::Top,
+        );
     }
 }
 
@@ -220,15 +297,32 @@ fn draw_grid(c: &mut Canvas<'_>, grid: &LevelGrid, coin: &str, opts: &ChartOptio
         columns.iter().map(|col| col.price),
         grid.bin_size,
     );
-    let has_levels = columns.iter().flat_map(|col| &col.bins).any(|b| b.long_usd + b.short_usd > 0.0);
+    let has_levels = columns
+        .iter()
+        .flat_map(|col| &col.bins)
+        .any(|b| b.long_usd + b.short_usd > 0.0);
     let Some((lo, hi)) = span.filter(|_| grid.bin_size > 0.0 && has_levels) else {
-        no_data(c, opts, &title, "Estimated: no levels yet (open interest has not risen)");
+        no_data(
+            c,
+            opts,
+            &title,
+            "Estimated: no levels yet (open interest has not risen)",
+        );
         return;
     };
-    let top = header(c, &title, &[("Estimated USD that would be liquidated at each price, longs and shorts together", None)]);
+    let top = header(
+        c,
+        &title,
+        &[(
+            "Estimated USD that would be liquidated at each price, longs and shorts together",
+            None,
+        )],
+    );
     let bottom = footer(c, opts, NOTE);
     let step = match (columns.first(), columns.last()) {
-        (Some(first), Some(last)) if columns.len() > 1 => (last.ts_ms - first.ts_ms) / (columns.len() as i64 - 1),
+        (Some(first), Some(last)) if columns.len() > 1 => {
+            (last.ts_ms - first.ts_ms) / (columns.len() as i64 - 1)
+        }
         _ => 3_600_000,
     }
     .max(1);
@@ -237,17 +331,41 @@ fn draw_grid(c: &mut Canvas<'_>, grid: &LevelGrid, coin: &str, opts: &ChartOptio
     // The scale's labels are known only after summing; reserve for a wide one.
     let plot = frame(c, top, bottom, &labels, colour_scale_width(c, 1, 999e9));
     let (x, y) = (plot.x_axis(t0 as f64, t1 as f64), plot.y_axis(lo, hi));
-    let (size, n) = display_rows(lo, hi, grid.bin_size, (plot.bottom - plot.top) as f32, c.px(2.0));
+    let (size, n) = display_rows(
+        lo,
+        hi,
+        grid.bin_size,
+        (plot.bottom - plot.top) as f32,
+        c.px(2.0),
+    );
     let sums: Vec<Vec<f64>> = columns
         .iter()
-        .map(|col| sum_rows(&col.bins, lo, size, n).into_iter().map(|(l, s)| l + s).collect())
+        .map(|col| {
+            sum_rows(&col.bins, lo, size, n)
+                .into_iter()
+                .map(|(l, s)| l + s)
+                .collect()
+        })
         .collect();
     let max = sums.iter().flatten().copied().fold(0.0, f64::max);
-    c.fill_rect(plot.left, plot.top, plot.right, plot.bottom, VIRIDIS.at(0.0));
+    c.fill_rect(
+        plot.left,
+        plot.top,
+        plot.right,
+        plot.bottom,
+        VIRIDIS.at(0.0),
+    );
     let last = columns[columns.len() - 1].price;
     // No grid lines: they would cut through the colour field.
     time_axis(c, &plot, &x, opts.time_zone, false);
-    price_axis(c, &plot, &y, &labels, Some((y.map(last), c.px(12.0))), false);
+    price_axis(
+        c,
+        &plot,
+        &y,
+        &labels,
+        Some((y.map(last), c.px(12.0))),
+        false,
+    );
     for (i, (col, rows)) in columns.iter().zip(&sums).enumerate() {
         let x0 = x.map((col.ts_ms - step) as f64).round() as i32;
         let x1 = x.map(col.ts_ms as f64).round() as i32;
@@ -256,7 +374,13 @@ fn draw_grid(c: &mut Canvas<'_>, grid: &LevelGrid, coin: &str, opts: &ChartOptio
             if usd > 0.0 {
                 let y0 = y.map(lo + size * (r + 1) as f64).round() as i32;
                 let y1 = y.map(lo + size * r as f64).round() as i32;
-                c.fill_rect(x0, y0, x1.max(x0 + 1), y1.max(y0 + 1), VIRIDIS.at((usd / max).sqrt()));
+                c.fill_rect(
+                    x0,
+                    y0,
+                    x1.max(x0 + 1),
+                    y1.max(y0 + 1),
+                    VIRIDIS.at((usd / max).sqrt()),
+                );
             }
         }
     }
@@ -266,8 +390,11 @@ fn draw_grid(c: &mut Canvas<'_>, grid: &LevelGrid, coin: &str, opts: &ChartOptio
         .map(|col| (x.map(col.ts_ms as f64), y.map(col.price)))
         .collect();
     let width = c.px(2.0).max(1.5);
-    c.polyline(&points, width + 2.5, VIRIDIS.at(0.0), plot.clip());
-    c.polyline(&points, width, super::RGBColor(255, 255, 255), plot.clip());
+    let strokes = [
+        (width + 2.5, VIRIDIS.at(0.0)),
+        (width, RGBColor(255, 255, 255)),
+    ];
+    c.polyline(&points, &strokes, plot.clip());
     price_tag(c, &plot, y.map(last), last);
     colour_scale(c, &plot, &[(VIRIDIS, "USD")], |t| max * t * t);
 }

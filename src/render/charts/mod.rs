@@ -1,10 +1,12 @@
 //! Charts: pure functions from the analytics models to PNG images held in memory.
 //!
-//! Every chart is drawn on a [`Canvas`]: plotters' [`BitMapBackend`] over an RGB buffer for
+//! Every chart is drawn on a `Canvas`: plotters' [`BitMapBackend`] over an RGB buffer for
 //! rectangles and pixels, our own anti-aliased lines and arcs, and text laid out and rasterised
-//! by [`text`] with the embedded DejaVu Sans (plotters' own ab_glyph path ignores each glyph's
-//! left side bearing, so it is never used). The layout is pixel-based and scales with the
-//! configured size; axes, the title block, the colour scale and the footer are shared here.
+//! by [`text`] with the embedded DejaVu Sans. plotters' own ab_glyph text path ignores each
+//! glyph's left side bearing, so charts never draw text through it. (A `DrawingBackend` wrapper
+//! that overrides `draw_text` would need the `plotters-backend` types, which plotters does not
+//! re-export.) The layout is pixel-based and scales with the configured size; the axes, title
+//! block, colour scale and footer shared by the charts live in `axes`.
 
 mod axes;
 mod fear_greed;
@@ -99,7 +101,11 @@ impl Ramp {
     /// The colour at `t` in 0..=1 (clamped).
     pub(crate) fn at(self, t: f64) -> RGBColor {
         let stops = self.0;
-        let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+        let t = if t.is_finite() {
+            t.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         let pos = t * (stops.len() - 1) as f64;
         let i = (pos.floor() as usize).min(stops.len() - 2);
         let f = pos - i as f64;
@@ -147,7 +153,12 @@ impl Palette {
                 long: RGBColor(240, 96, 72),
                 short: RGBColor(38, 200, 160),
                 long_ramp: Ramp(&[(92, 36, 36), (196, 58, 44), (246, 128, 52), (255, 226, 130)]),
-                short_ramp: Ramp(&[(22, 74, 76), (20, 140, 128), (44, 208, 160), (190, 255, 226)]),
+                short_ramp: Ramp(&[
+                    (22, 74, 76),
+                    (20, 140, 128),
+                    (44, 208, 160),
+                    (190, 255, 226),
+                ]),
                 price_line: RGBColor(245, 245, 250),
             },
             Theme::Light => Self {
@@ -158,7 +169,12 @@ impl Palette {
                 muted: RGBColor(96, 102, 118),
                 long: RGBColor(214, 64, 44),
                 short: RGBColor(18, 150, 118),
-                long_ramp: Ramp(&[(252, 212, 190), (244, 140, 92), (212, 58, 40), (122, 16, 16)]),
+                long_ramp: Ramp(&[
+                    (252, 212, 190),
+                    (244, 140, 92),
+                    (212, 58, 40),
+                    (122, 16, 16),
+                ]),
                 short_ramp: Ramp(&[(196, 238, 224), (88, 200, 166), (18, 142, 112), (6, 76, 64)]),
                 price_line: RGBColor(20, 22, 30),
             },
@@ -221,9 +237,10 @@ impl<'a> Canvas<'a> {
         if alpha <= 0.0 || x < 0 || y < 0 || x >= self.width || y >= self.height {
             return;
         }
-        let result = self
-            .backend
-            .draw_pixel((x, y), color.mix(f64::from(alpha.min(1.0))).to_backend_color());
+        let result = self.backend.draw_pixel(
+            (x, y),
+            color.mix(f64::from(alpha.min(1.0))).to_backend_color(),
+        );
         self.check(result);
     }
 
@@ -237,19 +254,22 @@ impl<'a> Canvas<'a> {
         self.fill_rect(x, y0, x + 1, y1, color);
     }
 
-    /// An anti-aliased polyline `width` pixels wide, clipped to `clip` (x0, y0, x1, y1).
+    /// An anti-aliased polyline through `points` in one or more `strokes` (the first drawn
+    /// lowest, e.g. a dark halo under a light line), clipped to `clip` (x0, y0, x1, y1).
     /// Coverage is the maximum over segments, so joints are not drawn twice.
     pub(crate) fn polyline(
         &mut self,
         points: &[(f32, f32)],
-        width: f32,
-        color: RGBColor,
+        strokes: &[(f32, RGBColor)],
         clip: (i32, i32, i32, i32),
     ) {
-        let half = width / 2.0;
-        let reach = half + 1.0;
+        let widest = strokes.iter().map(|s| s.0).fold(0.0, f32::max);
+        let reach = widest / 2.0 + 1.0;
         let (lo, hi) = points.iter().fold(
-            ((f32::INFINITY, f32::INFINITY), (f32::NEG_INFINITY, f32::NEG_INFINITY)),
+            (
+                (f32::INFINITY, f32::INFINITY),
+                (f32::NEG_INFINITY, f32::NEG_INFINITY),
+            ),
             |(lo, hi), &(x, y)| ((lo.0.min(x), lo.1.min(y)), (hi.0.max(x), hi.1.max(y))),
         );
         let (mx0, my0) = (
@@ -260,11 +280,12 @@ impl<'a> Canvas<'a> {
             ((hi.0 + reach).ceil() as i32).min(clip.2),
             ((hi.1 + reach).ceil() as i32).min(clip.3),
         );
-        if points.len() < 2 || mx1 <= mx0 || my1 <= my0 {
+        if points.len() < 2 || strokes.is_empty() || mx1 <= mx0 || my1 <= my0 {
             return;
         }
         let mw = (mx1 - mx0) as usize;
-        let mut mask = vec![0u8; mw * (my1 - my0) as usize];
+        // The nearest distance to the line per pixel, in 1/16 px, saturating.
+        let mut nearest = vec![u16::MAX; mw * (my1 - my0) as usize];
         for seg in points.windows(2) {
             let ((ax, ay), (bx, by)) = (seg[0], seg[1]);
             let x0 = ((ax.min(bx) - reach).floor() as i32).max(mx0);
@@ -275,16 +296,23 @@ impl<'a> Canvas<'a> {
                 let row = (y - my0) as usize * mw;
                 for x in x0..x1 {
                     let d = segment_distance((x as f32 + 0.5, y as f32 + 0.5), seg[0], seg[1]);
-                    let coverage = (half + 0.5 - d).clamp(0.0, 1.0);
-                    let cell = &mut mask[row + (x - mx0) as usize];
-                    *cell = (*cell).max((coverage * 255.0 + 0.5) as u8);
+                    let cell = &mut nearest[row + (x - mx0) as usize];
+                    *cell = (*cell).min((d * 16.0).min(65_535.0) as u16);
                 }
             }
         }
-        for (i, &m) in mask.iter().enumerate() {
-            if m > 0 {
-                let (x, y) = ((i % mw) as i32 + mx0, (i / mw) as i32 + my0);
-                self.blend(x, y, color, f32::from(m) / 255.0);
+        for &(width, color) in strokes {
+            let half = width / 2.0;
+            let limit = ((half + 0.5) * 16.0).ceil() as u16;
+            for (i, &d) in nearest.iter().enumerate() {
+                if d >= limit {
+                    continue;
+                }
+                let coverage = (half + 0.5 - f32::from(d) / 16.0).clamp(0.0, 1.0);
+                if coverage > 0.0 {
+                    let (x, y) = ((i % mw) as i32 + mx0, (i / mw) as i32 + my0);
+                    self.blend(x, y, color, coverage);
+                }
             }
         }
     }
@@ -323,7 +351,6 @@ pub(crate) fn render(
         return Err(ChartError::InvalidSize { width, height });
     }
     text::fonts()?;
-    let t_start = std::time::Instant::now();
     let mut buf = vec![0u8; width as usize * height as usize * 3];
     {
         let mut canvas = Canvas::new(&mut buf, width, height, opts.theme);
@@ -334,12 +361,7 @@ pub(crate) fn render(
             return Err(ChartError::Draw(e));
         }
     }
-    let t_draw = t_start.elapsed();
-    let out = encode_png(&buf, width, height);
-    if std::env::var_os("LIQBOT_CHART_TIMING").is_some() {
-        eprintln!("draw {:?} encode {:?}", t_draw, t_start.elapsed() - t_draw);
-    }
-    out
+    encode_png(&buf, width, height)
 }
 
 /// Encodes an RGB buffer as PNG.
@@ -362,4 +384,28 @@ fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, ChartError
         backend.present().map_err(|e| encode(&e))?;
     }
     std::fs::read(file.path()).map_err(|e| encode(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn themes_are_lowercase_in_config() {
+        let themes: Vec<Theme> = serde_json::from_str(r#"["dark", "light"]"#).unwrap();
+        assert_eq!(themes, [Theme::Dark, Theme::Light]);
+        assert_eq!(
+            serde_json::to_string(&Theme::default()).unwrap(),
+            r#""dark""#
+        );
+    }
+
+    #[test]
+    fn ramps_interpolate_between_their_stops() {
+        let ramp = Ramp(&[(0, 0, 0), (100, 200, 250)]);
+        assert_eq!(ramp.at(0.0), RGBColor(0, 0, 0));
+        assert_eq!(ramp.at(0.5), RGBColor(50, 100, 125));
+        assert_eq!(ramp.at(7.0), RGBColor(100, 200, 250));
+        assert_eq!(ramp.at(f64::NAN), RGBColor(0, 0, 0));
+    }
 }

@@ -53,6 +53,7 @@ pub fn register_fonts() -> Result<(), ChartError> {
 
 /// The advance width of `text` in pixels at `size` (the font's ascent-to-descent height), in
 /// the regular face: what a chart allots for it.
+#[must_use = "the width is the point of the call"]
 pub fn text_width(text: &str, size: f32) -> Result<f32, ChartError> {
     Ok(layout(&fonts()?.regular, size, text).1)
 }
@@ -138,8 +139,9 @@ fn face(weight: Weight) -> Option<&'static FontRef<'static>> {
 /// Height of capital letters at `size`.
 fn cap_height(font: &FontRef<'static>, size: f32) -> f32 {
     let scaled = font.as_scaled(PxScale::from(size));
-    font.outline(font.glyph_id('H'))
-        .map_or(size * 0.6, |o| o.bounds.height().abs() * scaled.v_scale_factor())
+    font.outline(font.glyph_id('H')).map_or(size * 0.6, |o| {
+        o.bounds.height().abs() * scaled.v_scale_factor()
+    })
 }
 
 impl Canvas<'_> {
