@@ -371,19 +371,15 @@ pub(crate) fn render(
 /// `png` as a direct dependency this becomes an in-memory `png::Encoder` over a `Vec<u8>`.
 fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, ChartError> {
     let encode = |e: &dyn Display| ChartError::Encode(e.to_string());
-    let file = tempfile::Builder::new()
-        .prefix("liqbot-chart-")
-        .suffix(".png")
-        .tempfile()
-        .map_err(|e| encode(&e))?;
-    {
-        let mut backend = BitMapBackend::new(file.path(), (width, height));
-        backend
-            .blit_bitmap((0, 0), (width, height), rgb)
-            .map_err(|e| encode(&e))?;
-        backend.present().map_err(|e| encode(&e))?;
-    }
-    std::fs::read(file.path()).map_err(|e| encode(&e))
+    let mut out = Vec::with_capacity(rgb.len() / 8);
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Fast);
+    let mut writer = encoder.write_header().map_err(|e| encode(&e))?;
+    writer.write_image_data(rgb).map_err(|e| encode(&e))?;
+    writer.finish().map_err(|e| encode(&e))?;
+    Ok(out)
 }
 
 #[cfg(test)]
