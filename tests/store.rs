@@ -350,3 +350,101 @@ async fn market_context_upserts_replace_rather_than_duplicate() {
         );
     }
 }
+
+#[tokio::test]
+async fn subscriptions_survive_a_reopen_and_go_inactive_with_a_reason() {
+    use liqbot::store::{Subscription, SubscriptionStore};
+    let sub = |chat: &str, kind: &str, schedule: &str| Subscription {
+        platform: "telegram".into(),
+        chat_id: chat.into(),
+        guild_id: None,
+        kind: kind.into(),
+        coin: String::new(),
+        window: "24h".into(),
+        schedule: schedule.into(),
+        created_by: "42".into(),
+        created_ms: 1_000,
+        active: true,
+        inactive_reason: None,
+    };
+    for t in all_stores().await {
+        let s = &t.store;
+        s.upsert_subscription(&sub("-100", "summary", "daily 08:00"))
+            .await
+            .unwrap();
+        s.upsert_subscription(&sub("-100", "fng", "24h"))
+            .await
+            .unwrap();
+        s.upsert_subscription(&sub("-200", "summary", "1h"))
+            .await
+            .unwrap();
+        // Subscribing again replaces the schedule instead of adding a second row.
+        s.upsert_subscription(&sub("-100", "summary", "4h"))
+            .await
+            .unwrap();
+
+        let reopened = SqlStore::open(&t.url).await.unwrap();
+        let chat = reopened
+            .chat_subscriptions("telegram", "-100")
+            .await
+            .unwrap();
+        assert_eq!(
+            chat,
+            vec![sub("-100", "fng", "24h"), sub("-100", "summary", "4h")],
+            "{}",
+            t.name
+        );
+
+        assert_eq!(
+            s.deactivate_chat("telegram", "-200", "403: bot was kicked")
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            s.deactivate_chat("telegram", "-200", "again")
+                .await
+                .unwrap(),
+            0,
+            "{}",
+            t.name
+        );
+        let active = s.active_subscriptions().await.unwrap();
+        assert_eq!(active.len(), 2, "{}", t.name);
+        let gone = s.chat_subscriptions("telegram", "-200").await.unwrap();
+        assert_eq!(
+            (gone[0].active, gone[0].inactive_reason.as_deref()),
+            (false, Some("403: bot was kicked"))
+        );
+        // An admin subscribing again brings it back.
+        s.upsert_subscription(&sub("-200", "summary", "1h"))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.active_subscriptions().await.unwrap().len(),
+            3,
+            "{}",
+            t.name
+        );
+
+        assert_eq!(
+            s.remove_subscriptions("telegram", "-100", Some("fng"))
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            s.remove_subscriptions("telegram", "-100", None)
+                .await
+                .unwrap(),
+            1
+        );
+        assert!(
+            s.chat_subscriptions("telegram", "-100")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        reopened.close().await;
+    }
+}

@@ -20,8 +20,10 @@ macro_rules! with_pool {
 
 mod market;
 mod schema;
+mod subscriptions;
 
 pub use market::MarketStore;
+pub use subscriptions::{Subscription, SubscriptionStore};
 
 use std::collections::HashSet;
 use std::future::Future;

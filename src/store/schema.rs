@@ -43,6 +43,7 @@ CREATE TABLE liq_hour (
 ) WITHOUT ROWID;
 ",
     MARKET_SQLITE,
+    SUBSCRIPTIONS_SQLITE,
 ];
 
 /// Market context: candles, open interest, Fear & Greed.
@@ -113,6 +114,7 @@ CREATE TABLE liq_hour (
 );
 ",
     MARKET_POSTGRES,
+    SUBSCRIPTIONS_POSTGRES,
 ];
 
 /// Market context: candles, open interest, Fear & Greed.
@@ -139,5 +141,41 @@ CREATE TABLE fear_greed (
     ts_ms          BIGINT PRIMARY KEY NOT NULL,
     value          BIGINT NOT NULL,
     classification TEXT NOT NULL
+);
+";
+
+/// Chat subscriptions created by commands (`/subscribe`), per platform and chat.
+const SUBSCRIPTIONS_SQLITE: &str = r"
+CREATE TABLE subscriptions (
+    platform        TEXT NOT NULL,
+    chat_id         TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    coin            TEXT NOT NULL,
+    guild_id        TEXT,
+    time_window     TEXT NOT NULL,
+    schedule        TEXT NOT NULL,
+    created_by      TEXT NOT NULL,
+    created_ms      INTEGER NOT NULL,
+    active          INTEGER NOT NULL,
+    inactive_reason TEXT,
+    PRIMARY KEY (platform, chat_id, kind, coin)
+) WITHOUT ROWID;
+";
+
+/// Chat subscriptions created by commands (`/subscribe`), per platform and chat.
+const SUBSCRIPTIONS_POSTGRES: &str = r"
+CREATE TABLE subscriptions (
+    platform        TEXT NOT NULL,
+    chat_id         TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    coin            TEXT NOT NULL,
+    guild_id        TEXT,
+    time_window     TEXT NOT NULL,
+    schedule        TEXT NOT NULL,
+    created_by      TEXT NOT NULL,
+    created_ms      BIGINT NOT NULL,
+    active          BOOLEAN NOT NULL,
+    inactive_reason TEXT,
+    PRIMARY KEY (platform, chat_id, kind, coin)
 );
 ";
