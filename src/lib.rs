@@ -13,6 +13,7 @@ pub mod demo;
 pub mod ingest;
 pub mod market;
 pub mod model;
+pub mod pacing;
 pub mod pollers;
 pub mod render;
 pub mod report;
