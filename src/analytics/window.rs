@@ -144,6 +144,95 @@ impl MinuteRange {
     }
 }
 
+/// A range expressed as whole hours plus or minus a few minutes: what a sum over minute and
+/// hour buckets needs to read. See [`MinuteRange::cover`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cover {
+    /// Whole hours to add, in hours since the epoch.
+    pub hours: MinuteRange,
+    /// Minute ranges to add (leading, trailing).
+    pub plus: [MinuteRange; 2],
+    /// Minute ranges to subtract (leading, trailing).
+    pub minus: [MinuteRange; 2],
+}
+
+impl MinuteRange {
+    const EMPTY: Self = Self { start: 0, end: 0 };
+
+    /// The cheapest cover of this range by hour buckets and minute buckets: each partial hour
+    /// at an edge is read either as its minutes inside the range (when that is at most half
+    /// an hour) or as the whole hour minus its minutes outside the range, so a sum never reads
+    /// more than 30 minutes of minute buckets per edge. (For a window ending now, the minutes
+    /// subtracted at the end lie in the future and hold nothing.)
+    #[must_use]
+    pub fn cover(self) -> Cover {
+        let empty = Self::EMPTY;
+        let nothing = Cover {
+            hours: empty,
+            plus: [empty; 2],
+            minus: [empty; 2],
+        };
+        if self.end <= self.start {
+            return nothing;
+        }
+        let (h0, h1) = (self.start.div_euclid(60), (self.end - 1).div_euclid(60));
+        if h0 == h1 {
+            return Cover {
+                plus: [self, empty],
+                ..nothing
+            };
+        }
+        let lead = (h0 + 1) * 60 - self.start;
+        let (first_hour, plus_a, minus_a) = match lead {
+            60 => (h0, empty, empty),
+            1..=30 => (
+                h0 + 1,
+                Self {
+                    start: self.start,
+                    end: (h0 + 1) * 60,
+                },
+                empty,
+            ),
+            _ => (
+                h0,
+                empty,
+                Self {
+                    start: h0 * 60,
+                    end: self.start,
+                },
+            ),
+        };
+        let trail = self.end - h1 * 60;
+        let (end_hour, plus_b, minus_b) = match trail {
+            60 => (h1 + 1, empty, empty),
+            1..=30 => (
+                h1,
+                Self {
+                    start: h1 * 60,
+                    end: self.end,
+                },
+                empty,
+            ),
+            _ => (
+                h1 + 1,
+                empty,
+                Self {
+                    start: self.end,
+                    end: (h1 + 1) * 60,
+                },
+            ),
+        };
+        Cover {
+            hours: Self {
+                start: first_hour,
+                end: end_hour.max(first_hour),
+            },
+            plus: [plus_a, plus_b],
+            minus: [minus_a, minus_b],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +264,36 @@ mod tests {
                 end: -49
             }
         );
+    }
+
+    #[test]
+    fn cover_counts_every_minute_of_the_range_once_and_nothing_else() {
+        let inside = |r: MinuteRange, m: i64| i64::from(m >= r.start && m < r.end);
+        let mut seed = 7_u64;
+        for _ in 0..2_000 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let start = (seed >> 33) as i64 % 10_000 - 5_000;
+            let len = (seed >> 13) as i64 % 3_000;
+            let range = MinuteRange {
+                start,
+                end: start + len,
+            };
+            let c = range.cover();
+            let crosses_an_hour = start.div_euclid(60) != (start + len - 1).div_euclid(60);
+            for r in c.plus.iter().chain(&c.minus) {
+                let most = if crosses_an_hour { 30 } else { 59 };
+                assert!(r.end - r.start <= most, "{range:?}: {c:?}");
+            }
+            for m in start - 130..start + len + 130 {
+                let hour = MinuteRange {
+                    start: c.hours.start * 60,
+                    end: c.hours.end * 60,
+                };
+                let counted = inside(hour, m) + c.plus.iter().map(|r| inside(*r, m)).sum::<i64>()
+                    - c.minus.iter().map(|r| inside(*r, m)).sum::<i64>();
+                assert_eq!(counted, inside(range, m), "{range:?} minute {m}: {c:?}");
+            }
+        }
     }
 
     #[test]

@@ -345,16 +345,36 @@ impl Store for SqlStore {
         range: MinuteRange,
         coin: Option<&str>,
     ) -> Result<Vec<WindowRow>, StoreError> {
-        const COLUMNS: &str = "exchange, base, side, usd, cnt";
+        // Whole hours from the hour buckets, plus or minus at most 30 minutes of minute
+        // buckets at each edge (see `MinuteRange::cover`).
+        let filter = if coin.is_some() {
+            " AND base = $11"
+        } else {
+            ""
+        };
+        let part = |table: &str, sign: &str, a: u8| {
+            format!(
+                "SELECT exchange, base, side, {sign}usd AS usd, {sign}cnt AS cnt FROM {table} \
+                 WHERE slot >= ${a} AND slot < ${}{filter}",
+                a + 1
+            )
+        };
         let sql = format!(
-            "SELECT exchange, base, side, SUM(usd) AS usd, CAST(SUM(cnt) AS BIGINT) AS cnt FROM ({}) t \
-             GROUP BY exchange, base, side ORDER BY exchange, base, side",
-            union_sql(COLUMNS, COLUMNS, coin.is_some())
+            "SELECT exchange, base, side, SUM(usd) AS usd, CAST(SUM(cnt) AS BIGINT) AS cnt FROM \
+             ({} UNION ALL {} UNION ALL {} UNION ALL {} UNION ALL {}) t \
+             GROUP BY exchange, base, side HAVING SUM(cnt) <> 0 ORDER BY exchange, base, side",
+            part("liq_hour", "", 1),
+            part("liq_minute", "", 3),
+            part("liq_minute", "", 5),
+            part("liq_minute", "-", 7),
+            part("liq_minute", "-", 9),
         );
+        let c = range.cover();
+        let binds = [c.hours, c.plus[0], c.plus[1], c.minus[0], c.minus[1]];
         let rows = with_pool!(self, pool => {
             let mut q = sqlx::query(AssertSqlSafe(sql));
-            for v in range_binds(range) {
-                q = q.bind(v);
+            for r in binds {
+                q = q.bind(r.start).bind(r.end);
             }
             if let Some(coin) = coin {
                 q = q.bind(coin);
