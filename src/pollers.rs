@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::market::candles::{
     CandleInterval, fetch_bybit_candles, fetch_okx_candles, parse_binance_candles, price_at,
 };
+use crate::market::endpoint;
 use crate::market::fear_greed::fetch_fear_greed;
 use crate::market::open_interest::{
     OiPeriod, bybit_open_interest_usd, fetch_bybit_open_interest, fetch_okx_open_interest_history,
@@ -236,16 +237,13 @@ impl ContextPoller {
             .get(&key)
             .copied()
             .unwrap_or_else(|| self.history_start());
-        let rest = self
-            .config
-            .sources
-            .binance
-            .rest_url
-            .trim_end_matches('/')
-            .to_owned();
+
         let mut all: Vec<T> = Vec::new();
         loop {
-            let url = format!("{rest}{path}&startTime={start}");
+            let url = endpoint(
+                &self.config.sources.binance.rest_url,
+                &format!("{path}&startTime={start}"),
+            );
             let body = with_retries(|| async { Ok(get_text(&self.client, &url).await?) }).await?;
             let page = parse(&body)?;
             let Some(last) = page.last() else { break };

@@ -85,7 +85,12 @@ pub(crate) fn column<'a>(
     })
 }
 
-/// `rest_url` (with or without a trailing slash) joined with `path_and_query`.
+/// A request's `limit` within 1 and the venue's documented maximum.
+pub(crate) fn clamp_limit(limit: u32, max: u32) -> u32 {
+    limit.clamp(1, max)
+}
+
+/// `rest_url` (with or without a trailing slash) joined to a path and query.
 pub(crate) fn endpoint(rest_url: &str, path_and_query: &str) -> String {
     format!("{}{path_and_query}", rest_url.trim_end_matches('/'))
 }

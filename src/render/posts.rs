@@ -231,26 +231,15 @@ impl Renderer {
     ) -> anyhow::Result<Vec<PostBundle>> {
         let range = request.window.range_ending_at(request.now_ms);
         let coin = request.coin.as_deref();
-        let mut alerts = Vec::new();
-        if let Some(largest) = store.largest(range, coin).await? {
-            let events = store
-                .events(
-                    largest.ts_ms.unwrap_or(range.start_ms()),
-                    range.end_ms(),
-                    coin,
-                )
-                .await?;
-            if let Some(event) = events
-                .into_iter()
-                .find(|e| e.usd == largest.usd && e.symbol == largest.symbol)
-            {
-                alerts.push(Alert::Large {
-                    event,
-                    threshold_usd: 1_000_000.0_f64.min(largest.usd),
-                });
-            }
-        }
+        // One read of the window's events serves both alerts.
         let events = store.events(range.start_ms(), range.end_ms(), coin).await?;
+        let mut alerts = Vec::new();
+        if let Some(largest) = events.iter().max_by(|a, b| a.usd.total_cmp(&b.usd)) {
+            alerts.push(Alert::Large {
+                event: largest.clone(),
+                threshold_usd: 1_000_000.0_f64.min(largest.usd),
+            });
+        }
         if let Some(cascade) =
             heaviest_cascade(&events, coin, CASCADE_WINDOW_MS, CASCADE_THRESHOLD_USD)
         {

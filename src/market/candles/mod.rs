@@ -21,6 +21,7 @@ pub use binance::{encode_binance_candles, fetch_binance_candles, parse_binance_c
 pub use bybit::{encode_bybit_candles, fetch_bybit_candles, parse_bybit_candles};
 pub use okx::{encode_okx_candles, fetch_okx_candles, parse_okx_candles};
 
+use super::clamp_limit;
 use super::{Scalar, column, decimal_text, integer, price};
 use crate::model::{Candle, Exchange};
 use crate::sources::FrameError;
@@ -157,9 +158,4 @@ fn price_columns(candle: &Candle) -> [String; 5] {
         decimal_text(candle.low),
         decimal_text(candle.close),
     ]
-}
-
-/// `limit` within 1..=`max`, the most the venue answers per request.
-fn clamp_limit(limit: u32, max: u32) -> u32 {
-    limit.clamp(1, max)
 }

@@ -56,6 +56,7 @@ pub use okx::{
     fetch_okx_open_interest_history, parse_okx_open_interest, parse_okx_open_interest_history,
 };
 
+use super::clamp_limit;
 use crate::model::OpenInterest;
 
 /// The sampling periods of the open-interest history endpoints, with each venue's name.
@@ -136,9 +137,4 @@ impl OiPeriod {
 fn oldest_first(mut list: Vec<OpenInterest>) -> Vec<OpenInterest> {
     list.sort_by_key(|oi| oi.ts_ms);
     list
-}
-
-/// `limit` within 1..=`max`, the most the venue answers per request.
-fn clamp_limit(limit: u32, max: u32) -> u32 {
-    limit.clamp(1, max)
 }
