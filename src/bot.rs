@@ -11,10 +11,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::delivery::Outlet;
 use crate::ingest::{IngestStats, WriterSettings, run_writer};
 use crate::pollers::{self, RunningPollers};
+use crate::render::posts::Renderer;
+use crate::scheduler::Scheduler;
 use crate::sources::venues::{self, RunningSource};
 use crate::store::SqlStore;
+use crate::telegram::{self, RunningTelegram};
 
 /// Parsed event batches waiting for the writer; when full, sources wait (backpressure).
 const EVENT_QUEUE: usize = 1_024;
@@ -28,7 +32,9 @@ pub struct Bot {
     /// The writer's counters.
     pub ingest: Arc<IngestStats>,
     /// The market-context pollers, when `market.enabled`.
-    pub pollers: Option<RunningPollers>,
+    pub pollers: Option<Arc<RunningPollers>>,
+    /// The chat platforms and the scheduler, when a token is set.
+    pub chat: ChatServices,
     writer: JoinHandle<()>,
     shutdown: CancellationToken,
 }
@@ -61,13 +67,20 @@ impl Bot {
         let sources = venues::start(config, &tx, &shutdown)?;
         drop(tx);
         let pollers = if config.market.enabled {
-            Some(pollers::start(config, &store, &shutdown)?)
+            Some(Arc::new(pollers::start(config, &store, &shutdown)?))
         } else {
             None
         };
+        let chat = ChatServices::start(
+            Arc::new(config.clone()),
+            Arc::clone(&store),
+            pollers.clone(),
+            &shutdown,
+        )?;
         info!(
             backend = store.backend_name(),
             sources = sources.len(),
+            telegram = chat.telegram.is_some(),
             "Bot started."
         );
         Ok(Self {
@@ -75,6 +88,7 @@ impl Bot {
             sources,
             ingest,
             pollers,
+            chat,
             writer,
             shutdown,
         })
@@ -93,12 +107,13 @@ impl Bot {
     /// still open for queries; close it when done.
     pub async fn shutdown(self) -> anyhow::Result<Arc<SqlStore>> {
         self.shutdown.cancel();
+        self.chat.shutdown().await;
         for source in self.sources {
             if let Err(e) = source.task.await {
                 warn!(source = %source.name, error = %e, "Source task ended abnormally.");
             }
         }
-        for task in self.pollers.into_iter().flat_map(|p| p.tasks) {
+        for task in self.pollers.iter().flat_map(|p| p.take_tasks()) {
             if let Err(e) = task.await {
                 warn!(error = %e, "Poller task ended abnormally.");
             }
@@ -106,6 +121,67 @@ impl Bot {
         self.writer.await.context("the writer task failed")?;
         info!("Bot stopped.");
         Ok(self.store)
+    }
+}
+
+/// The chat side: the platform adapters that have a token, and the scheduler posting to
+/// their subscriptions.
+#[derive(Default)]
+pub struct ChatServices {
+    /// The Telegram adapter, when `LIQBOT_TELEGRAM_TOKEN` (or the secrets file) sets a token.
+    pub telegram: Option<RunningTelegram>,
+    scheduler: Option<JoinHandle<()>>,
+}
+
+impl ChatServices {
+    /// Starts an adapter per platform with a token, and the scheduler when any runs; nothing
+    /// without tokens. They stop when `shutdown` is cancelled.
+    ///
+    /// # Errors
+    /// When the templates do not load or an adapter cannot be set up.
+    pub fn start(
+        config: Arc<Config>,
+        store: Arc<SqlStore>,
+        pollers: Option<Arc<RunningPollers>>,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Self> {
+        if config.telegram_token.is_none() {
+            return Ok(Self::default());
+        }
+        let renderer = Arc::new(Renderer::new(&config)?);
+        let mut outlets: Vec<Arc<dyn Outlet>> = Vec::new();
+        let telegram = telegram::start(
+            Arc::clone(&config),
+            Arc::clone(&store),
+            Arc::clone(&renderer),
+            pollers.clone(),
+            shutdown,
+        )?;
+        outlets.push(Arc::new(telegram.sender.clone()));
+        let scheduler = Scheduler {
+            store,
+            renderer,
+            tz: config.summary.tz(),
+            pollers,
+            outlets,
+        }
+        .spawn(shutdown.child_token());
+        Ok(Self {
+            telegram: Some(telegram),
+            scheduler: Some(scheduler),
+        })
+    }
+
+    /// Waits for the adapters and the scheduler to stop (cancel their token first).
+    pub async fn shutdown(self) {
+        if let Some(telegram) = self.telegram {
+            telegram.shutdown().await;
+        }
+        if let Some(scheduler) = self.scheduler
+            && let Err(e) = scheduler.await
+        {
+            warn!(error = %e, "The scheduler ended abnormally.");
+        }
     }
 }
 

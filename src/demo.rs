@@ -70,7 +70,7 @@ pub async fn start(options: &DemoOptions) -> anyhow::Result<DemoRun> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    while bot.pollers.as_ref().is_some_and(|p| !p.all_fetched()) {
+    while bot.pollers.as_deref().is_some_and(|p| !p.all_fetched()) {
         if Instant::now() > deadline {
             bail!("the market-context pollers did not fetch within two minutes");
         }
@@ -106,8 +106,14 @@ pub async fn run(options: &DemoOptions) -> anyhow::Result<String> {
     let now = chrono::Utc::now().timestamp_millis();
     let mut market = String::new();
     for coin in ["BTC", "ETH"] {
-        let report =
-            market_report(&bot.store, &config.market, coin, now, bot.pollers.as_ref()).await?;
+        let report = market_report(
+            &bot.store,
+            &config.market,
+            coin,
+            now,
+            bot.pollers.as_deref(),
+        )
+        .await?;
         market.push_str(&market_text(&report));
         market.push('\n');
     }
@@ -128,7 +134,7 @@ pub async fn run(options: &DemoOptions) -> anyhow::Result<String> {
             &bot.store,
             &requests,
             None,
-            bot.pollers.as_ref(),
+            bot.pollers.as_deref(),
             dir,
         )
         .await?;

@@ -241,7 +241,7 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
                     coin,
                     window,
                     platform,
-                    run.bot.pollers.as_ref(),
+                    run.bot.pollers.as_deref(),
                     &out,
                 )
                 .await;

@@ -308,10 +308,14 @@ pub enum SendFailure {
     /// Server error, timeout or lost connection: retry with [`crate::sources::ws::Backoff`].
     #[error("transient send failure")]
     Transient,
-    /// The target or the request is wrong (kicked, blocked, no rights, bad request): retrying
-    /// will not help, so drop the message and tell the operator.
-    #[error("permanent send failure")]
+    /// The target is gone for the bot (kicked, blocked, chat not found, no rights): retrying
+    /// will not help; mark the target inactive and tell the operator.
+    #[error("the bot lost access to the target")]
     Permanent,
+    /// This message was refused (bad request, bad token): retrying it will not help, but the
+    /// target itself is fine; drop the message and tell the operator.
+    #[error("the message was rejected")]
+    Rejected,
 }
 
 /// Used when a 429 arrives without a usable `retry_after`.
@@ -336,9 +340,10 @@ pub fn classify_telegram(status: Option<u16>, description: &str) -> SendFailure 
     classify_telegram_error(status, description, None)
 }
 
-/// Classifies a failed Telegram call by its HTTP status (`None` for network errors) and its
-/// description, not by the client's Rust error type: teloxide reports a 403 "bot was kicked" as
-/// an unknown API error.
+/// Classifies a failed Telegram call by its HTTP status and its description, not by the
+/// client's Rust error type: teloxide reports a 403 "bot was kicked" as an unknown API error and
+/// drops the status. Without a status (`None`), an API error's description still names it
+/// (`Bad Request: ...`, `Forbidden: ...`); a network error has neither and is transient.
 #[must_use]
 pub fn classify_telegram_error(
     status: Option<u16>,
@@ -359,10 +364,26 @@ pub fn classify_telegram_error(
             .map_or(FALLBACK_RETRY_AFTER, Duration::from_secs);
         return SendFailure::RetryAfter(wait);
     }
-    match status {
-        Some(400..=499) => SendFailure::Permanent,
+    match status.or_else(|| status_from_description(&text)) {
+        Some(403) => SendFailure::Permanent,
+        Some(400..=499) => SendFailure::Rejected,
         _ => SendFailure::Transient,
     }
+}
+
+/// The status an API error's description starts with: `Bad Request: ...` is 400.
+fn status_from_description(text: &str) -> Option<u16> {
+    const PREFIXES: [(&str, u16); 5] = [
+        ("bad request", 400),
+        ("unauthorized", 401),
+        ("forbidden", 403),
+        ("not found", 404),
+        ("conflict", 409),
+    ];
+    PREFIXES
+        .iter()
+        .find(|(prefix, _)| text.starts_with(prefix))
+        .map(|&(_, status)| status)
 }
 
 /// The N in Telegram's "Too Many Requests: retry after N".
@@ -402,7 +423,8 @@ pub fn classify_discord(
         return SendFailure::Permanent;
     }
     match status {
-        Some(400..=499) => SendFailure::Permanent,
+        Some(403 | 404) => SendFailure::Permanent,
+        Some(400..=499) => SendFailure::Rejected,
         _ => SendFailure::Transient,
     }
 }

@@ -357,11 +357,22 @@ impl ContextPoller {
 pub struct RunningPollers {
     /// Their health, for status lines and the stale flags in posts.
     pub statuses: Vec<Arc<PollerStatus>>,
-    /// Their tasks; they end when the shutdown token is cancelled.
-    pub tasks: Vec<JoinHandle<()>>,
+    /// Their tasks; they end when the shutdown token is cancelled. Taken by whoever waits
+    /// for them at shutdown (see [`Self::take_tasks`]).
+    pub tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl RunningPollers {
+    /// The tasks, to await at shutdown; empty after the first call.
+    pub fn take_tasks(&self) -> Vec<JoinHandle<()>> {
+        std::mem::take(
+            &mut *self
+                .tasks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
     /// The status of the poller called `name`.
     #[must_use]
     pub fn status(&self, name: &str) -> Option<&Arc<PollerStatus>> {
@@ -458,7 +469,7 @@ pub fn start(
     all.extend(statuses);
     Ok(RunningPollers {
         statuses: all,
-        tasks: vec![fear_greed, context],
+        tasks: std::sync::Mutex::new(vec![fear_greed, context]),
     })
 }
 

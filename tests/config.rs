@@ -173,7 +173,7 @@ fn unknown_env_override_names_the_var_and_the_key() {
             "overlay_base.toml",
             &[("LIQBOT_STOR__URL", "sqlite://x.db")]
         ),
-        "environment variable LIQBOT_STOR__URL: unknown key `stor` (expected one of discord, \
+        "environment variable LIQBOT_STOR__URL: unknown key `stor` (expected one of commands, discord, \
          market, render, secrets_file, sources, store, summary, telegram)"
     );
 }

@@ -169,8 +169,8 @@ fn cooldown_text_rounds_up_to_whole_seconds() {
 
 #[test]
 fn telegram_failures_are_classified_by_status_and_text() {
-    use SendFailure::{Permanent, RetryAfter, Transient};
-    let cases: [(Option<u16>, &str, Option<u64>, SendFailure); 13] = [
+    use SendFailure::{Permanent, Rejected, RetryAfter, Transient};
+    let cases: [(Option<u16>, &str, Option<u64>, SendFailure); 16] = [
         (
             Some(429),
             "Too Many Requests: retry after 7",
@@ -218,8 +218,12 @@ fn telegram_failures_are_classified_by_status_and_text() {
             Some(400),
             "Bad Request: message is too long",
             None,
-            Permanent,
+            Rejected,
         ),
+        // Without a status, the description's prefix stands in for it.
+        (None, "Bad Request: can't parse entities", None, Rejected),
+        (None, "Unauthorized", None, Rejected),
+        (None, "Forbidden: user is deactivated", None, Permanent),
         // teloxide's "unknown API error" may come without a status; the text still decides.
         (
             None,
@@ -255,14 +259,15 @@ fn telegram_failures_are_classified_by_status_and_text() {
 
 #[test]
 fn discord_failures_are_classified_by_status_and_code() {
-    use SendFailure::{Permanent, RetryAfter, Transient};
+    use SendFailure::{Permanent, Rejected, RetryAfter, Transient};
     let cases = [
         (Some(429), None, Some(1.5), RetryAfter(millis(1500))),
         (Some(429), None, None, RetryAfter(secs(5))),
         (Some(403), Some(50001), None, Permanent),
         (Some(404), Some(10003), None, Permanent),
         (Some(403), Some(50013), None, Permanent),
-        (Some(400), Some(50035), None, Permanent),
+        (Some(400), Some(50035), None, Rejected),
+        (Some(404), None, None, Permanent),
         (Some(500), None, None, Transient),
         (Some(503), None, None, Transient),
         (None, None, None, Transient),

@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A summary window people can ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Window {
     /// The last hour.
     H1,

@@ -4,9 +4,11 @@
 //! so a command asks for exactly the [`RenderRequest`] the scheduler would.
 
 mod answer;
+mod manage;
 mod parse;
 
-pub use answer::{Answer, AnswerContext, answer};
+pub use answer::{Answer, AnswerContext, SOMETHING_WENT_WRONG, answer};
+pub use manage::{ManageContext, manage};
 pub use parse::{MAX_ARGS, MAX_COMMAND_LEN, UsageError, parse};
 
 use crate::analytics::Window;

@@ -27,8 +27,8 @@ pub use error::ConfigError;
 pub use market::{ChartTheme, FearGreedConfig, LevelsConfig, MarketConfig, RenderConfig};
 pub use secret::{Secret, mask_url};
 pub use sections::{
-    BinanceConfig, BybitCategory, BybitConfig, DiscordConfig, OkxConfig, SourcesConfig,
-    StoreConfig, SummaryConfig, TelegramConfig,
+    BinanceConfig, BybitCategory, BybitConfig, CommandsConfig, DiscordConfig, OkxConfig,
+    SourcesConfig, StoreConfig, SummaryConfig, TelegramConfig,
 };
 
 use env::EnvLayer;
@@ -53,6 +53,8 @@ pub struct Config {
     pub telegram: TelegramConfig,
     /// `[discord]`.
     pub discord: DiscordConfig,
+    /// `[commands]`.
+    pub commands: CommandsConfig,
     /// `[summary]`.
     pub summary: SummaryConfig,
     /// `[render]`.

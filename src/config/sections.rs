@@ -286,6 +286,34 @@ impl Default for DiscordConfig {
     }
 }
 
+/// `[commands]`: limits on the chat commands, the same on every platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CommandsConfig {
+    /// Image commands (`/heatmap`, `/levels`, `/liq`, `/top`, `/fng`) one user may run per
+    /// period (at least 1).
+    pub image_limit: u32,
+    /// The period of `image_limit`, in seconds (at least 1).
+    pub image_period_secs: u64,
+}
+
+impl Default for CommandsConfig {
+    fn default() -> Self {
+        Self {
+            image_limit: 5,
+            image_period_secs: 60,
+        }
+    }
+}
+
+impl CommandsConfig {
+    /// The period of `image_limit`.
+    #[must_use]
+    pub fn image_period(&self) -> Duration {
+        Duration::from_secs(self.image_period_secs)
+    }
+}
+
 /// `[summary]`: what a windowed summary shows by default.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

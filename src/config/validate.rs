@@ -93,6 +93,15 @@ pub(crate) fn validate(config: &Config) -> Result<(), Issue> {
     url("telegram.api_url", &config.telegram.api_url, &HTTP_SCHEMES)?;
     url("discord.api_url", &config.discord.api_url, &HTTP_SCHEMES)?;
 
+    at_least_one(
+        "commands.image_limit",
+        u64::from(config.commands.image_limit),
+    )?;
+    at_least_one(
+        "commands.image_period_secs",
+        config.commands.image_period_secs,
+    )?;
+
     let summary = &config.summary;
     if let Err(e) = summary.default_window.parse::<crate::analytics::Window>() {
         return Err(Issue::new("summary.default_window", e.to_string()));

@@ -6,6 +6,7 @@ pub mod context;
 pub mod market;
 pub mod rest;
 pub mod server;
+pub mod telegram;
 
 pub use market::{COINS, Market, SimFeed};
 pub use rest::RestFault;

@@ -1,0 +1,428 @@
+//! The Telegram adapter end to end: the real teloxide client and dispatcher, inside the real
+//! `Bot`, against the fake Bot API in `liqbot::sim::telegram` on 127.0.0.1.
+
+mod common;
+
+use std::time::Duration;
+
+use common::liq;
+use liqbot::bot::Bot;
+use liqbot::config::{Config, Secret};
+use liqbot::model::Exchange::{Binance, Bybit, Okx};
+use liqbot::model::Side::{Long, Short};
+use liqbot::sim::telegram::{Call, ChatKind, Failure, FakeTelegram};
+use liqbot::store::{Store as _, Subscription, SubscriptionStore as _};
+use liqbot::telegram::ADMINS_ONLY;
+
+const TOKEN: &str = "123456:test-token";
+const BOT_NAME: &str = "LiqBot";
+const HOUR: i64 = 3_600_000;
+const WAIT: Duration = Duration::from_secs(15);
+
+const PRIVATE: i64 = 1001;
+const GROUP: i64 = -100_200;
+const CHANNEL: i64 = -100_300;
+
+struct Harness {
+    fake: FakeTelegram,
+    config: Config,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    async fn new() -> Self {
+        Self::with(|_| {}).await
+    }
+
+    async fn with(edit: impl FnOnce(&mut Config)) -> Self {
+        let fake = FakeTelegram::start(TOKEN, BOT_NAME).await.expect("fake");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::default();
+        config.store.url = format!("sqlite://{}", dir.path().join("bot.db").display());
+        config.sources.binance.enabled = false;
+        config.sources.bybit.enabled = false;
+        config.sources.okx.enabled = false;
+        config.market.enabled = false;
+        // A trailing slash must not matter.
+        config.telegram.api_url = format!("{}/", fake.url());
+        config.telegram_token = Some(Secret::new(TOKEN));
+        edit(&mut config);
+        Self {
+            fake,
+            config,
+            _dir: dir,
+        }
+    }
+
+    /// Starts the bot and stores the known data set (before its first command is served).
+    async fn start(&self) -> Bot {
+        let bot = Bot::start(&self.config).await.expect("bot starts");
+        let now = chrono::Utc::now().timestamp_millis();
+        let events = vec![
+            liq(Binance, "BTCUSDT", Long, 1_500_000.0, now - 2 * HOUR),
+            liq(Bybit, "BTCUSDT", Short, 500_000.0, now - 3 * HOUR),
+            liq(Okx, "ETHUSDT", Long, 300_000.0, now - HOUR),
+            liq(Binance, "BTCUSDT", Long, 9_000_000.0, now - 30 * HOUR),
+        ];
+        bot.store.insert_batch(&events).await.expect("insert");
+        bot
+    }
+}
+
+fn sends_to(calls: &[Call], chat: i64) -> Vec<Call> {
+    calls
+        .iter()
+        .filter(|c| c.method.starts_with("send") && c.chat_id() == Some(chat))
+        .cloned()
+        .collect()
+}
+
+fn delivered(calls: &[Call], chat: i64, method: &str) -> Vec<Call> {
+    sends_to(calls, chat)
+        .into_iter()
+        .filter(|c| c.status == 200 && c.method == method)
+        .collect()
+}
+
+/// The caption of a photo: HTML, within 1024 UTF-16 units, and a PNG of the configured size.
+fn check_photo(call: &Call) -> String {
+    assert_eq!(call.parse_mode(), Some("HTML"));
+    let caption = call.text().expect("a caption").to_owned();
+    assert!(caption.encode_utf16().count() <= 1024, "{caption}");
+    let png = call.photo.as_deref().expect("a photo");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+    let image =
+        image::load_from_memory_with_format(png, image::ImageFormat::Png).expect("a valid PNG");
+    assert_eq!((image.width(), image.height()), (1200, 700));
+    caption
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_in_a_private_chat_a_group_and_a_channel_get_photos_with_the_figures() {
+    let h = Harness::new().await;
+    let bot = h.start().await;
+    h.fake
+        .push_message(PRIVATE, ChatKind::Private, Some(PRIVATE), "/liq");
+    h.fake
+        .push_message(GROUP, ChatKind::Group, Some(42), "/heatmap@LiqBot btc 4h");
+    h.fake
+        .push_message(GROUP, ChatKind::Group, Some(42), "/liq@OtherBot");
+    h.fake.push_channel_post(CHANNEL, "/liq eth");
+    let calls = h
+        .fake
+        .wait_for(WAIT, |calls| {
+            [PRIVATE, GROUP, CHANNEL]
+                .iter()
+                .all(|&chat| !delivered(calls, chat, "sendphoto").is_empty())
+        })
+        .await;
+
+    let private = check_photo(&delivered(&calls, PRIVATE, "sendphoto")[0]);
+    assert!(private.contains("$2.30M"), "{private}");
+    assert!(
+        private.contains("BTC") && private.contains("$2.00M"),
+        "{private}"
+    );
+    assert!(!private.contains("$11.30M"), "{private}");
+
+    let group = check_photo(&delivered(&calls, GROUP, "sendphoto")[0]);
+    assert!(group.contains("BTC") && group.contains("4h"), "{group}");
+    assert!(group.contains("$2.00M"), "{group}");
+
+    let channel = check_photo(&delivered(&calls, CHANNEL, "sendphoto")[0]);
+    assert!(
+        channel.contains("ETH") && channel.contains("$300"),
+        "{channel}"
+    );
+
+    // The command addressed to another bot got nothing: one photo to the group, no text.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sends_to(&h.fake.calls(), GROUP).len(), 1);
+
+    // The menu came from the registry, every description non-empty.
+    let menu = h.fake.registered_commands().expect("setMyCommands");
+    let menu = menu.as_array().expect("a list");
+    assert!(menu.iter().any(|c| c["command"] == "liq"));
+    assert!(
+        menu.iter()
+            .all(|c| !c["description"].as_str().unwrap_or("").is_empty())
+    );
+    bot.shutdown().await.expect("shutdown").close().await;
+    h.fake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_arguments_get_an_escaped_usage_reply() {
+    let h = Harness::new().await;
+    let bot = h.start().await;
+    h.fake
+        .push_message(PRIVATE, ChatKind::Private, Some(PRIVATE), "/liq btc 99y");
+    h.fake.push_message(
+        PRIVATE + 1,
+        ChatKind::Private,
+        Some(PRIVATE + 1),
+        "/liq <script>",
+    );
+    let calls = h
+        .fake
+        .wait_for(WAIT, |calls| {
+            !delivered(calls, PRIVATE, "sendmessage").is_empty()
+                && !delivered(calls, PRIVATE + 1, "sendmessage").is_empty()
+        })
+        .await;
+    let window = &delivered(&calls, PRIVATE, "sendmessage")[0];
+    assert_eq!(window.parse_mode(), Some("HTML"));
+    let text = window.text().unwrap();
+    assert!(
+        text.contains("99y") && text.contains("Usage: /liq [coin] [window]"),
+        "{text}"
+    );
+
+    let script = delivered(&calls, PRIVATE + 1, "sendmessage")[0]
+        .text()
+        .unwrap()
+        .to_owned();
+    assert!(script.contains("&lt;script&gt;"), "{script}");
+    assert!(!script.contains("<script>"), "{script}");
+    assert!(script.contains("Usage: /liq [coin] [window]"), "{script}");
+    bot.shutdown().await.expect("shutdown").close().await;
+    h.fake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_is_for_admins_is_stored_survives_a_restart_and_posts_on_schedule() {
+    const MEMBER: i64 = 42;
+    const ADMIN: i64 = 43;
+    let h = Harness::new().await;
+    h.fake.set_admin(GROUP, ADMIN);
+    let bot = h.start().await;
+
+    h.fake
+        .push_message(GROUP, ChatKind::Group, Some(MEMBER), "/subscribe liq 4h");
+    let calls = h
+        .fake
+        .wait_for(WAIT, |calls| {
+            !delivered(calls, GROUP, "sendmessage").is_empty()
+        })
+        .await;
+    assert_eq!(
+        delivered(&calls, GROUP, "sendmessage")[0].text(),
+        Some(ADMINS_ONLY)
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.method == "getchatmember" && c.params["user_id"] == MEMBER)
+    );
+    let stored = bot
+        .store
+        .chat_subscriptions("telegram", &GROUP.to_string())
+        .await
+        .unwrap();
+    assert!(stored.is_empty());
+
+    // Every 2 seconds (a cron line with seconds), so the next slot comes soon.
+    h.fake.push_message(
+        GROUP,
+        ChatKind::Group,
+        Some(ADMIN),
+        "/subscribe liq */2 * * * * *",
+    );
+    let calls = h
+        .fake
+        .wait_for(WAIT, |calls| {
+            delivered(calls, GROUP, "sendmessage").len() >= 2
+        })
+        .await;
+    let reply = delivered(&calls, GROUP, "sendmessage")[1]
+        .text()
+        .unwrap()
+        .to_owned();
+    assert!(
+        reply.starts_with("Subscribed: summary of all coins over 24h"),
+        "{reply}"
+    );
+    let stored = bot
+        .store
+        .chat_subscriptions("telegram", &GROUP.to_string())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].created_by, ADMIN.to_string());
+    assert!(stored[0].active);
+
+    bot.shutdown().await.expect("shutdown").close().await;
+    let restarted_at = tokio::time::Instant::now();
+    let bot = Bot::start(&h.config).await.expect("restart");
+
+    // The subscription is still there after the restart, and the next slot posts the summary.
+    h.fake
+        .push_message(GROUP, ChatKind::Group, Some(ADMIN), "/subscriptions");
+    let calls = h
+        .fake
+        .wait_for(WAIT, |calls| {
+            let after = |c: &&Call| c.at > restarted_at;
+            delivered(calls, GROUP, "sendphoto")
+                .iter()
+                .filter(after)
+                .count()
+                >= 1
+                && delivered(calls, GROUP, "sendmessage")
+                    .iter()
+                    .filter(after)
+                    .count()
+                    >= 1
+        })
+        .await;
+    let after: Vec<Call> = sends_to(&calls, GROUP)
+        .into_iter()
+        .filter(|c| c.at > restarted_at && c.status == 200)
+        .collect();
+    let listing = after
+        .iter()
+        .find(|c| c.method == "sendmessage")
+        .and_then(Call::text)
+        .expect("a /subscriptions reply");
+    assert!(
+        listing.contains("summary of all coins over 24h, schedule */2 * * * * *"),
+        "{listing}"
+    );
+    let scheduled = after
+        .iter()
+        .find(|c| c.method == "sendphoto")
+        .expect("a scheduled post after the restart");
+    let caption = check_photo(scheduled);
+    assert!(caption.contains("$2.30M"), "{caption}");
+    bot.shutdown().await.expect("shutdown").close().await;
+    h.fake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_is_waited_out_and_the_photo_arrives_once() {
+    let h = Harness::new().await;
+    let bot = h.start().await;
+    h.fake.fail_next("sendPhoto", [Failure::RetryAfter(2)]);
+    h.fake
+        .push_message(PRIVATE, ChatKind::Private, Some(PRIVATE), "/heatmap btc");
+    let calls = h
+        .fake
+        .wait_for(WAIT, |calls| {
+            !delivered(calls, PRIVATE, "sendphoto").is_empty()
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let attempts: Vec<Call> = sends_to(&h.fake.calls(), PRIVATE);
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert_eq!((attempts[0].status, attempts[1].status), (429, 200));
+    let waited = attempts[1].at - attempts[0].at;
+    assert!(waited >= Duration::from_secs(2), "resent after {waited:?}");
+    check_photo(&delivered(&calls, PRIVATE, "sendphoto")[0]);
+    assert_eq!(
+        bot.chat
+            .telegram
+            .as_ref()
+            .unwrap()
+            .sender
+            .stats()
+            .rate_limited
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    bot.shutdown().await.expect("shutdown").close().await;
+    h.fake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kicked_bot_marks_the_chat_inactive_and_sends_no_more() {
+    let h = Harness::new().await;
+    let bot = h.start().await;
+    let subscription = |chat: i64| Subscription {
+        platform: "telegram".to_owned(),
+        chat_id: chat.to_string(),
+        guild_id: None,
+        kind: "summary".to_owned(),
+        coin: String::new(),
+        window: "24h".to_owned(),
+        schedule: "* * * * * *".to_owned(),
+        created_by: "43".to_owned(),
+        created_ms: 0,
+        active: true,
+        inactive_reason: None,
+    };
+    h.fake.break_chat(GROUP, Failure::Kicked);
+    bot.store
+        .upsert_subscription(&subscription(GROUP))
+        .await
+        .unwrap();
+    bot.store
+        .upsert_subscription(&subscription(CHANNEL))
+        .await
+        .unwrap();
+    // The healthy channel keeps getting posts every second while the kicked group gets one try.
+    let calls = h
+        .fake
+        .wait_for(WAIT, |calls| {
+            delivered(calls, CHANNEL, "sendphoto").len() >= 3
+        })
+        .await;
+    assert!(delivered(&calls, CHANNEL, "sendphoto").len() >= 3);
+    let tries = sends_to(&calls, GROUP);
+    assert_eq!(tries.len(), 1, "{tries:?}");
+    assert_eq!(tries[0].status, 403);
+    let stored = bot
+        .store
+        .chat_subscriptions("telegram", &GROUP.to_string())
+        .await
+        .unwrap();
+    assert!(!stored[0].active);
+    assert!(
+        stored[0]
+            .inactive_reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("kicked"),
+        "{stored:?}"
+    );
+    let active = bot.store.active_subscriptions().await.unwrap();
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0].chat_id, CHANNEL.to_string());
+    bot.shutdown().await.expect("shutdown").close().await;
+    h.fake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_commands_are_rate_limited_per_user_with_a_friendly_reply() {
+    let h = Harness::with(|config| {
+        config.commands.image_limit = 2;
+        config.commands.image_period_secs = 600;
+    })
+    .await;
+    let bot = h.start().await;
+    for _ in 0..3 {
+        h.fake
+            .push_message(GROUP, ChatKind::Group, Some(42), "/liq btc");
+    }
+    h.fake
+        .push_message(GROUP, ChatKind::Group, Some(44), "/liq btc");
+    h.fake
+        .push_message(GROUP, ChatKind::Group, Some(42), "/help");
+    let calls = h
+        .fake
+        .wait_for(WAIT, |calls| {
+            delivered(calls, GROUP, "sendphoto").len() >= 3
+                && delivered(calls, GROUP, "sendmessage").len() >= 2
+        })
+        .await;
+    assert_eq!(delivered(&calls, GROUP, "sendphoto").len(), 3);
+    let texts: Vec<String> = delivered(&calls, GROUP, "sendmessage")
+        .iter()
+        .filter_map(|c| c.text().map(str::to_owned))
+        .collect();
+    assert!(
+        texts[0].starts_with("You're asking quickly; try again in "),
+        "{texts:?}"
+    );
+    assert!(texts[1].contains("/heatmap [coin] [window]"), "{texts:?}");
+    bot.shutdown().await.expect("shutdown").close().await;
+    h.fake.stop().await;
+}
