@@ -3,6 +3,7 @@
 //! - `parse`: frames in each venue's wire format (from the simulator) parsed, normalised and
 //!   aggregated into minute buckets on one core, in events per second.
 //! - `query`: a store filled with days of history, then the 24h summary query timed.
+//! - `telegram`: the whole bot against the fake Telegram Bot API, `/heatmap` end to end.
 
 use std::time::{Duration, Instant};
 
@@ -261,4 +262,99 @@ fn levels_market(days: u32) -> (Vec<crate::model::Candle>, Vec<(i64, f64)>) {
         }
     }
     (candles, open_interest)
+}
+
+/// The token the Telegram bench's bot and fake share.
+const BENCH_TOKEN: &str = "1:bench";
+
+/// Runs the whole bot against the fake Telegram Bot API with 24h of simulated liquidations and
+/// sends `commands` `/heatmap btc 24h` commands from as many private chats, `per_second` a
+/// second (within Telegram's 30 messages a second, so pacing never holds a reply). Reports the
+/// median and p99 time from the fake's `getUpdates` handing an update out to the `sendPhoto`
+/// arriving at the fake.
+pub async fn telegram_report(commands: usize, per_second: u32) -> anyhow::Result<String> {
+    use crate::sim::telegram::{ChatKind, FakeTelegram};
+
+    let fake = FakeTelegram::start(BENCH_TOKEN, "LiqBench").await?;
+    let dir = tempfile::tempdir()?;
+    let mut config = crate::config::Config::default();
+    config.store.url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    config.sources.binance.enabled = false;
+    config.sources.bybit.enabled = false;
+    config.sources.okx.enabled = false;
+    config.market.enabled = false;
+    config.telegram.api_url = fake.url();
+    config.telegram_token = Some(crate::config::Secret::new(BENCH_TOKEN));
+    let bot = crate::bot::Bot::start(&config).await?;
+
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut market = Market::new(7, now - 86_400_000);
+    let events: Vec<Liquidation> = market.advance_to(now).into_iter().map(|(_, e)| e).collect();
+    for chunk in events.chunks(10_000) {
+        bot.store.insert_batch(chunk).await?;
+    }
+    // The dispatcher is polling once it has asked for getMe.
+    fake.wait_for(Duration::from_secs(10), |calls| {
+        calls.iter().any(|c| c.method == "getme")
+    })
+    .await;
+
+    let photo_at = |chat: i64| {
+        fake.delivered_to(chat)
+            .into_iter()
+            .find(|c| c.method == "sendphoto")
+            .map(|c| c.at)
+    };
+    // Warm-up: the first render loads fonts and fills caches.
+    for chat in 1..=3 {
+        fake.push_message(chat, ChatKind::Private, Some(chat), "/heatmap btc 24h");
+    }
+    fake.wait_for(Duration::from_secs(30), |_| {
+        (1..=3).all(|c| photo_at(c).is_some())
+    })
+    .await;
+
+    let mut sent = Vec::with_capacity(commands);
+    let mut tick = tokio::time::interval(Duration::from_secs(1) / per_second.max(1));
+    for i in 0..commands {
+        tick.tick().await;
+        let chat = 10_000 + i64::try_from(i).unwrap_or(0);
+        let id = fake.push_message(chat, ChatKind::Private, Some(chat), "/heatmap btc 24h");
+        sent.push((chat, id));
+    }
+    let done =
+        |_: &[crate::sim::telegram::Call]| sent.iter().all(|&(chat, _)| photo_at(chat).is_some());
+    fake.wait_for(Duration::from_secs(120), done).await;
+    let mut samples = Vec::with_capacity(commands);
+    let mut missing = 0;
+    for &(chat, id) in &sent {
+        match (fake.served_at(id), photo_at(chat)) {
+            (Some(served), Some(photo)) => samples.push(photo - served),
+            _ => missing += 1,
+        }
+    }
+    let stats = bot
+        .chat
+        .telegram
+        .as_ref()
+        .map(|t| t.sender.stats().line())
+        .unwrap_or_default();
+    bot.shutdown().await?.close().await;
+    fake.stop().await;
+    let (median, p99) = median_p99(samples.clone());
+    Ok(format!(
+        "telegram: /heatmap btc 24h over {} stored events, {commands} commands at {per_second}/s from \
+         {commands} private chats: getUpdates -> sendPhoto median {:.1} ms, p99 {:.1} ms, max {:.1} ms; \
+         {missing} without a photo; sender {stats}\n",
+        events.len(),
+        median.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3,
+        samples
+            .iter()
+            .max()
+            .copied()
+            .unwrap_or_default()
+            .as_secs_f64()
+            * 1e3,
+    ))
 }

@@ -117,6 +117,15 @@ enum BenchCommand {
         #[arg(long, default_value_t = 50)]
         runs: usize,
     },
+    /// The whole bot against a fake Telegram Bot API: time from getUpdates to sendPhoto.
+    Telegram {
+        /// `/heatmap` commands sent, each from its own private chat.
+        #[arg(long, default_value_t = 200)]
+        commands: usize,
+        /// Commands per second.
+        #[arg(long, default_value_t = 20)]
+        per_second: u32,
+    },
     /// Fill a store with history and time the 24h summary query.
     Query {
         /// The store URL; a temporary SQLite file when omitted.
@@ -283,6 +292,13 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
                 BenchCommand::Parse { events, runs } => {
                     print!("{}", liqbot::bench::parse_report(events, runs))
                 }
+                BenchCommand::Telegram {
+                    commands,
+                    per_second,
+                } => print!(
+                    "{}",
+                    liqbot::bench::telegram_report(commands, per_second).await?
+                ),
                 BenchCommand::Query {
                     store,
                     events,

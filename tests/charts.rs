@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use image::RgbImage;
-use liqbot::analytics::heatmap::{HeatCell, HeatmapGrid, HeatmapSpec, build_heatmap};
+use liqbot::analytics::heatmap::{HeatCell, HeatmapGrid, HeatmapSpec, PricePoint, build_heatmap};
 use liqbot::analytics::levels::{
     Cluster, DEFAULT_CLUSTER_WINDOW_PCT, GridColumn, LevelBin, LevelGrid, LevelMap, LevelParams,
     clusters, estimate_levels,
@@ -452,7 +452,8 @@ fn render_timings_and_examples() {
         columns: 96,
         max_rows: 120,
     };
-    let grid = build_heatmap(&spec, &events, &candles);
+    let points: Vec<PricePoint> = events.iter().map(PricePoint::from).collect();
+    let grid = build_heatmap(&spec, &points, &candles);
     let estimate = estimate_levels(&candles, &oi, &LevelParams::default());
     let (above, below) = clusters(&estimate.map, DEFAULT_CLUSTER_WINDOW_PCT, 3);
     let fg = reading();

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use super::charts::{self, ChartOptions, Theme};
 use super::text::{Platform, PostData, PostKind, RenderedPost, Templates};
 use crate::analytics::alert::{Alert, heaviest_cascade};
-use crate::analytics::heatmap::{HeatmapSpec, build_heatmap};
+use crate::analytics::heatmap::{HeatAxis, HeatmapSpec, heatmap_from_cells};
 use crate::analytics::levels::LevelEstimate;
 use crate::analytics::{Summary, Window};
 use crate::config::{ChartTheme, Config};
@@ -196,9 +196,6 @@ impl Renderer {
         coin: &str,
         opts: &ChartOptions,
     ) -> anyhow::Result<Image> {
-        let events = store
-            .events(summary.start_ms, summary.end_ms, Some(coin))
-            .await?;
         let candles = store
             .candles(
                 self.config.market.candles_from,
@@ -215,7 +212,12 @@ impl Renderer {
             columns: HEATMAP_COLUMNS,
             max_rows: HEATMAP_ROWS,
         };
-        let grid = build_heatmap(&spec, &events, &candles);
+        let prices = store
+            .price_range(summary.start_ms, summary.end_ms, coin)
+            .await?;
+        let axis = HeatAxis::new(&spec, prices, &candles);
+        let cells = store.heat_cells(coin, &axis).await?;
+        let grid = heatmap_from_cells(&spec, &axis, &cells, &candles);
         Ok(Image {
             name: format!("heatmap-{coin}-{}.png", summary.window),
             png: charts::realised_heatmap(&grid, opts)?,

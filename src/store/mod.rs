@@ -36,6 +36,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, QueryBuilder, Row};
 
+use crate::analytics::heatmap::{BinnedUsd, HeatAxis};
 use crate::analytics::{
     Largest, MinuteBuckets, MinuteRange, Summary, SummaryInput, Window, WindowRow, summarize,
 };
@@ -96,6 +97,23 @@ pub trait Store: Send + Sync {
         range: MinuteRange,
         coin: Option<&str>,
     ) -> impl Future<Output = Result<Option<Largest>, StoreError>> + Send;
+
+    /// The lowest and highest positive price of one coin's events in `[from_ms, to_ms)`;
+    /// `None` without events.
+    fn price_range(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        coin: &str,
+    ) -> impl Future<Output = Result<Option<(f64, f64)>, StoreError>> + Send;
+
+    /// One coin's USD in the window of `axis`, summed per heatmap cell and side in the
+    /// database, so a heatmap reads a few hundred rows instead of every event.
+    fn heat_cells(
+        &self,
+        coin: &str,
+        axis: &HeatAxis,
+    ) -> impl Future<Output = Result<Vec<BinnedUsd>, StoreError>> + Send;
 
     /// The raw events in `[from_ms, to_ms)`, of one coin or all, oldest first.
     fn events(
@@ -158,7 +176,11 @@ impl SqlStore {
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(Duration::from_secs(10))
+                // Reads through a shared memory map instead of each connection's own 2 MB page
+                // cache: a window's index pages are read once for every connection.
+                .pragma("mmap_size", "1073741824")
+                .pragma("cache_size", "-16384");
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
                 .connect_with(options)
@@ -451,6 +473,60 @@ impl Store for SqlStore {
                 ts_ms,
             }))
         })
+    }
+
+    async fn price_range(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        coin: &str,
+    ) -> Result<Option<(f64, f64)>, StoreError> {
+        let sql = "SELECT MIN(price), MAX(price) FROM liquidations \
+                   WHERE base = $1 AND ts_ms >= $2 AND ts_ms < $3 AND price > 0";
+        let (lo, hi): (Option<f64>, Option<f64>) = with_pool!(self, pool => {
+            sqlx::query_as(sql)
+                .bind(coin)
+                .bind(from_ms)
+                .bind(to_ms)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(lo.zip(hi))
+    }
+
+    async fn heat_cells(&self, coin: &str, axis: &HeatAxis) -> Result<Vec<BinnedUsd>, StoreError> {
+        // The bin is floor((price - price_min) / bin_size), computed in IEEE doubles as
+        // `HeatAxis::row` does; SQLite's CAST truncates (the same for the non-negative values
+        // every price above price_min gives), PostgreSQL's would round, hence FLOOR there.
+        let row = match self.backend {
+            Backend::Sqlite(_) => "CAST((price - $5) / $6 AS INTEGER)",
+            Backend::Postgres(_) => "CAST(FLOOR((price - $5) / $6) AS BIGINT)",
+        };
+        let sql = format!(
+            "SELECT (ts_ms - $2) / $4 AS col, {row} AS bin, side, SUM(usd) FROM liquidations \
+             WHERE base = $1 AND ts_ms >= $2 AND ts_ms < $3 GROUP BY col, bin, side"
+        );
+        let rows: Vec<(i64, i64, String, f64)> = with_pool!(self, pool => {
+            sqlx::query_as(AssertSqlSafe(sql))
+                .bind(coin)
+                .bind(axis.start_ms)
+                .bind(axis.end_ms)
+                .bind(axis.column_ms)
+                .bind(axis.price_min)
+                .bind(axis.bin_size)
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter()
+            .map(|(column, row, side, usd)| {
+                Ok(BinnedUsd {
+                    column,
+                    row,
+                    side: parse_side(&side)?,
+                    usd,
+                })
+            })
+            .collect()
     }
 
     async fn events(

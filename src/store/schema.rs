@@ -44,6 +44,7 @@ CREATE TABLE liq_hour (
 ",
     MARKET_SQLITE,
     SUBSCRIPTIONS_SQLITE,
+    PRICE_POINTS_INDEX,
 ];
 
 /// Market context: candles, open interest, Fear & Greed.
@@ -115,7 +116,13 @@ CREATE TABLE liq_hour (
 ",
     MARKET_POSTGRES,
     SUBSCRIPTIONS_POSTGRES,
+    PRICE_POINTS_INDEX,
 ];
+
+/// One coin's events over a window, for heatmaps, read from the index alone: without it a
+/// 24h BTC heatmap visits every coin's rows of the window through the time index.
+const PRICE_POINTS_INDEX: &str =
+    "CREATE INDEX liquidations_base_ts ON liquidations (base, ts_ms, price, usd, side);";
 
 /// Market context: candles, open interest, Fear & Greed.
 const MARKET_POSTGRES: &str = r"
