@@ -197,6 +197,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 for line in bot.stats_lines() {
                     info!(stats = %line, "Source counters.");
                 }
+                if let Some(telegram) = &bot.chat.telegram {
+                    info!(stats = %telegram.sender.stats().line(), "Telegram counters.");
+                }
             }
         }
     }

@@ -426,3 +426,103 @@ async fn image_commands_are_rate_limited_per_user_with_a_friendly_reply() {
     bot.shutdown().await.expect("shutdown").close().await;
     h.fake.stop().await;
 }
+
+/// An operator's summary template that writes 120 lines: too long for a caption and for one
+/// message.
+const LONG_TEMPLATE: &str = "{% block headline %}💥 <b>{{ summary.total.usd|money }} liquidated in \
+    {{ summary.window }}</b>{% endblock %}\n{% for i in range(120) %}Line {{ i }}: \
+    {{ summary.total.usd|money }} across the exchanges, <b>longs {{ summary.total.long_usd|money }}</b>.\n\
+    {% endfor %}";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_too_long_for_a_caption_sends_the_headline_then_the_full_text_in_parts() {
+    let templates = tempfile::tempdir().unwrap();
+    std::fs::write(
+        templates.path().join("summary.telegram.html.j2"),
+        LONG_TEMPLATE,
+    )
+    .unwrap();
+    let dir = templates.path().display().to_string();
+    let h = Harness::with(|config| config.render.templates_dir = dir).await;
+    let bot = h.start().await;
+    h.fake
+        .push_message(PRIVATE, ChatKind::Private, Some(PRIVATE), "/liq");
+    let calls = h
+        .fake
+        .wait_for(WAIT, |calls| {
+            !delivered(calls, PRIVATE, "sendphoto").is_empty()
+                && delivered(calls, PRIVATE, "sendmessage").len() >= 2
+        })
+        .await;
+    let caption = check_photo(&delivered(&calls, PRIVATE, "sendphoto")[0]);
+    assert_eq!(caption, "💥 <b>$2.30M liquidated in 24h</b>");
+    let texts: Vec<String> = delivered(&calls, PRIVATE, "sendmessage")
+        .iter()
+        .map(|c| {
+            assert_eq!(c.parse_mode(), Some("HTML"));
+            c.text().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    for text in &texts {
+        assert!(text.encode_utf16().count() <= 4096);
+        // Cut between lines, tags balanced in each part.
+        assert_eq!(
+            text.matches("<b>").count(),
+            text.matches("</b>").count(),
+            "{text}"
+        );
+    }
+    let full = texts.concat();
+    assert!(full.contains("Line 0: $2.30M") && full.contains("Line 119: $2.30M"));
+    // The photo goes first, then the text in order.
+    let sends = sends_to(&calls, PRIVATE);
+    assert_eq!(sends[0].method, "sendphoto");
+    assert!(texts[0].contains("Line 0:") && texts[1].contains("Line 119:"));
+    bot.shutdown().await.expect("shutdown").close().await;
+    h.fake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_and_anonymous_admins_may_subscribe_and_unknown_commands_get_a_hint() {
+    let h = Harness::new().await;
+    let bot = h.start().await;
+    h.fake
+        .push_channel_post(CHANNEL, "/subscribe heatmap daily 08:00");
+    // An anonymous group admin posts as the group itself.
+    h.fake
+        .push_message(GROUP, ChatKind::Group, None, "/subscribe fng 24h");
+    h.fake
+        .push_message(PRIVATE, ChatKind::Private, Some(PRIVATE), "/nonsense");
+    let calls = h
+        .fake
+        .wait_for(WAIT, |calls| {
+            [CHANNEL, GROUP, PRIVATE]
+                .iter()
+                .all(|&chat| !delivered(calls, chat, "sendmessage").is_empty())
+        })
+        .await;
+    let first = |chat| {
+        delivered(&calls, chat, "sendmessage")[0]
+            .text()
+            .unwrap()
+            .to_owned()
+    };
+    let channel = first(CHANNEL);
+    assert!(
+        channel
+            .starts_with("Subscribed: heatmap of BTC over 24h, schedule daily 08:00. Next post: "),
+        "{channel}"
+    );
+    assert!(
+        first(GROUP).starts_with("Subscribed: Fear &amp; Greed"),
+        "{}",
+        first(GROUP)
+    );
+    assert_eq!(first(PRIVATE), liqbot::telegram::UNKNOWN_COMMAND);
+    // Neither needed getChatMember: a channel post and an anonymous admin are admins.
+    assert!(calls.iter().all(|c| c.method != "getchatmember"));
+    assert_eq!(bot.store.active_subscriptions().await.unwrap().len(), 2);
+    bot.shutdown().await.expect("shutdown").close().await;
+    h.fake.stop().await;
+}

@@ -18,6 +18,9 @@ use crate::render::text::Platform;
 /// The reply to a non-admin who tries to change subscriptions.
 pub const ADMINS_ONLY: &str = "Only this chat's admins can change or list its subscriptions.";
 
+/// The reply to an unknown command in a private chat.
+pub const UNKNOWN_COMMAND: &str = "I don't know that command. /help lists what I can do.";
+
 /// Handles a message or channel post. Never fails: every problem is logged or answered.
 pub(super) async fn on_message(
     msg: Message,
@@ -30,7 +33,13 @@ pub(super) async fn on_message(
     let defaults = CommandDefaults::from_config(&app.config);
     let command = match parse(text, Some(me.username()), &defaults) {
         Ok(Some(command)) => command,
-        Ok(None) => return Ok(()),
+        Ok(None) => {
+            // In a private chat every command is for us: say so rather than stay silent.
+            if msg.chat.is_private() && text.trim_start().starts_with('/') {
+                reply(&app, msg.chat.id, UNKNOWN_COMMAND).await;
+            }
+            return Ok(());
+        }
         Err(usage) => {
             reply(&app, msg.chat.id, &usage.to_string()).await;
             return Ok(());

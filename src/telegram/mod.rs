@@ -11,7 +11,7 @@ mod handler;
 mod menu;
 mod send;
 
-pub use handler::ADMINS_ONLY;
+pub use handler::{ADMINS_ONLY, UNKNOWN_COMMAND};
 pub use menu::TelegramCommands;
 pub use send::{RetrySettings, SendStats, TelegramSender};
 
