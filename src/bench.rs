@@ -3,7 +3,7 @@
 //! - `parse`: frames in each venue's wire format (from the simulator) parsed, normalised and
 //!   aggregated into minute buckets on one core, in events per second.
 //! - `query`: a store filled with days of history, then the 24h summary query timed.
-//! - `telegram`: the whole bot against the fake Telegram Bot API, `/heatmap` end to end.
+//! - `telegram`, `discord`: the whole bot against the fake platform, `/heatmap` end to end.
 
 use std::time::{Duration, Instant};
 
@@ -276,23 +276,11 @@ pub async fn telegram_report(commands: usize, per_second: u32) -> anyhow::Result
     use crate::sim::telegram::{ChatKind, FakeTelegram};
 
     let fake = FakeTelegram::start(BENCH_TOKEN, "LiqBench").await?;
-    let dir = tempfile::tempdir()?;
-    let mut config = crate::config::Config::default();
-    config.store.url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    config.sources.binance.enabled = false;
-    config.sources.bybit.enabled = false;
-    config.sources.okx.enabled = false;
-    config.market.enabled = false;
-    config.telegram.api_url = fake.url();
-    config.telegram_token = Some(crate::config::Secret::new(BENCH_TOKEN));
-    let bot = crate::bot::Bot::start(&config).await?;
-
-    let now = chrono::Utc::now().timestamp_millis();
-    let mut market = Market::new(7, now - 86_400_000);
-    let events: Vec<Liquidation> = market.advance_to(now).into_iter().map(|(_, e)| e).collect();
-    for chunk in events.chunks(10_000) {
-        bot.store.insert_batch(chunk).await?;
-    }
+    let (bot, events, _dir) = bench_bot(|config| {
+        config.telegram.api_url = fake.url();
+        config.telegram_token = Some(crate::config::Secret::new(BENCH_TOKEN));
+    })
+    .await?;
     // The dispatcher is polling once it has asked for getMe.
     fake.wait_for(Duration::from_secs(10), |calls| {
         calls.iter().any(|c| c.method == "getme")
@@ -346,7 +334,111 @@ pub async fn telegram_report(commands: usize, per_second: u32) -> anyhow::Result
         "telegram: /heatmap btc 24h over {} stored events, {commands} commands at {per_second}/s from \
          {commands} private chats: getUpdates -> sendPhoto median {:.1} ms, p99 {:.1} ms, max {:.1} ms; \
          {missing} without a photo; sender {stats}\n",
-        events.len(),
+        events,
+        median.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3,
+        samples
+            .iter()
+            .max()
+            .copied()
+            .unwrap_or_default()
+            .as_secs_f64()
+            * 1e3,
+    ))
+}
+
+/// The whole bot on a temporary SQLite store with every source off and 24h of simulated
+/// liquidations stored; `platform` points it at a fake. Returns the bot, the number of events
+/// and the directory to keep alive.
+async fn bench_bot(
+    platform: impl FnOnce(&mut crate::config::Config),
+) -> anyhow::Result<(crate::bot::Bot, usize, tempfile::TempDir)> {
+    let dir = tempfile::tempdir()?;
+    let mut config = crate::config::Config::default();
+    config.store.url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    config.sources.binance.enabled = false;
+    config.sources.bybit.enabled = false;
+    config.sources.okx.enabled = false;
+    config.market.enabled = false;
+    // Every command comes from its own user; the limit must not be what is measured.
+    config.commands.image_limit = u32::MAX;
+    platform(&mut config);
+    let bot = crate::bot::Bot::start(&config).await?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut market = Market::new(7, now - 86_400_000);
+    let events: Vec<Liquidation> = market.advance_to(now).into_iter().map(|(_, e)| e).collect();
+    for chunk in events.chunks(10_000) {
+        bot.store.insert_batch(chunk).await?;
+    }
+    Ok((bot, events.len(), dir))
+}
+
+/// Runs the whole bot against the fake Discord with 24h of simulated liquidations and sends
+/// `commands` `/heatmap coin:btc window:24h` interactions, `per_second` a second. Reports the
+/// median and p99 time from the fake sending INTERACTION_CREATE to the final response (the
+/// followup after the deferral) arriving at the fake.
+pub async fn discord_report(commands: usize, per_second: u32) -> anyhow::Result<String> {
+    use crate::sim::discord::{FakeDiscord, MEMBER_PERMISSIONS};
+
+    let fake = FakeDiscord::start(BENCH_TOKEN).await?;
+    let (bot, events, _dir) = bench_bot(|config| {
+        config.discord.api_url = fake.url();
+        config.discord.dev_guild_id = crate::sim::discord::GUILD_ID.to_string();
+        config.discord_token = Some(crate::config::Secret::new(BENCH_TOKEN));
+    })
+    .await?;
+    anyhow::ensure!(
+        fake.wait_ready(Duration::from_secs(30)).await,
+        "the bot did not connect to the fake Discord"
+    );
+    let heatmap = || {
+        fake.slash(
+            "heatmap",
+            &[
+                ("coin", 3, serde_json::json!("btc")),
+                ("window", 4, serde_json::json!(3)),
+            ],
+            MEMBER_PERMISSIONS,
+        )
+    };
+    // The final response is the followup the deferral promised.
+    let answered_at = |token: &str| {
+        fake.calls_for(token)
+            .into_iter()
+            .find(|c| c.path.starts_with("/webhooks/") && c.status == 200)
+            .map(|c| c.at)
+    };
+    let warm: Vec<String> = (0..3).map(|_| fake.send_interaction(heatmap())).collect();
+    fake.wait_for(Duration::from_secs(30), |_| {
+        warm.iter().all(|t| answered_at(t).is_some())
+    })
+    .await;
+
+    let mut tokens = Vec::with_capacity(commands);
+    let mut tick = tokio::time::interval(Duration::from_secs(1) / per_second.max(1));
+    for _ in 0..commands {
+        tick.tick().await;
+        tokens.push(fake.send_interaction(heatmap()));
+    }
+    fake.wait_for(Duration::from_secs(120), |_| {
+        tokens.iter().all(|t| answered_at(t).is_some())
+    })
+    .await;
+    let mut samples = Vec::with_capacity(commands);
+    let mut missing = 0;
+    for token in &tokens {
+        match (fake.sent_at(token), answered_at(token)) {
+            (Some(sent), Some(answered)) => samples.push(answered - sent),
+            _ => missing += 1,
+        }
+    }
+    bot.shutdown().await?.close().await;
+    fake.stop().await;
+    let (median, p99) = median_p99(samples.clone());
+    Ok(format!(
+        "discord: /heatmap coin:btc window:24h over {events} stored events, {commands} interactions at \
+         {per_second}/s: INTERACTION_CREATE -> final response median {:.1} ms, p99 {:.1} ms, max {:.1} ms; \
+         {missing} unanswered\n",
         median.as_secs_f64() * 1e3,
         p99.as_secs_f64() * 1e3,
         samples

@@ -12,6 +12,7 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::delivery::Outlet;
+use crate::discord::{self, RunningDiscord};
 use crate::ingest::{IngestStats, WriterSettings, run_writer};
 use crate::pollers::{self, RunningPollers};
 use crate::render::posts::Renderer;
@@ -76,11 +77,13 @@ impl Bot {
             Arc::clone(&store),
             pollers.clone(),
             &shutdown,
-        )?;
+        )
+        .await?;
         info!(
             backend = store.backend_name(),
             sources = sources.len(),
             telegram = chat.telegram.is_some(),
+            discord = chat.discord.is_some(),
             "Bot started."
         );
         Ok(Self {
@@ -130,6 +133,8 @@ impl Bot {
 pub struct ChatServices {
     /// The Telegram adapter, when `LIQBOT_TELEGRAM_TOKEN` (or the secrets file) sets a token.
     pub telegram: Option<RunningTelegram>,
+    /// The Discord adapter, when `LIQBOT_DISCORD_TOKEN` (or the secrets file) sets a token.
+    pub discord: Option<RunningDiscord>,
     scheduler: Option<JoinHandle<()>>,
 }
 
@@ -139,43 +144,61 @@ impl ChatServices {
     ///
     /// # Errors
     /// When the templates do not load or an adapter cannot be set up.
-    pub fn start(
+    pub async fn start(
         config: Arc<Config>,
         store: Arc<SqlStore>,
         pollers: Option<Arc<RunningPollers>>,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<Self> {
-        if config.telegram_token.is_none() {
+        if config.telegram_token.is_none() && config.discord_token.is_none() {
             return Ok(Self::default());
         }
         let renderer = Arc::new(Renderer::new(&config)?);
         let mut outlets: Vec<Arc<dyn Outlet>> = Vec::new();
-        let telegram = telegram::start(
-            Arc::clone(&config),
-            Arc::clone(&store),
-            Arc::clone(&renderer),
-            pollers.clone(),
-            shutdown,
-        )?;
-        outlets.push(Arc::new(telegram.sender.clone()));
-        let scheduler = Scheduler {
-            store,
-            renderer,
-            tz: config.summary.tz(),
-            pollers,
-            outlets,
+        let mut services = Self::default();
+        if config.telegram_token.is_some() {
+            let telegram = telegram::start(
+                Arc::clone(&config),
+                Arc::clone(&store),
+                Arc::clone(&renderer),
+                pollers.clone(),
+                shutdown,
+            )?;
+            outlets.push(Arc::new(telegram.sender.clone()));
+            services.telegram = Some(telegram);
         }
-        .spawn(shutdown.child_token());
-        Ok(Self {
-            telegram: Some(telegram),
-            scheduler: Some(scheduler),
-        })
+        if config.discord_token.is_some() {
+            let discord = discord::start(
+                Arc::clone(&config),
+                Arc::clone(&store),
+                Arc::clone(&renderer),
+                pollers.clone(),
+                shutdown,
+            )
+            .await?;
+            outlets.push(Arc::new(discord.sender.clone()));
+            services.discord = Some(discord);
+        }
+        services.scheduler = Some(
+            Scheduler {
+                store,
+                renderer,
+                tz: config.summary.tz(),
+                pollers,
+                outlets,
+            }
+            .spawn(shutdown.child_token()),
+        );
+        Ok(services)
     }
 
     /// Waits for the adapters and the scheduler to stop (cancel their token first).
     pub async fn shutdown(self) {
         if let Some(telegram) = self.telegram {
             telegram.shutdown().await;
+        }
+        if let Some(discord) = self.discord {
+            discord.shutdown().await;
         }
         if let Some(scheduler) = self.scheduler
             && let Err(e) = scheduler.await
@@ -199,6 +222,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 }
                 if let Some(telegram) = &bot.chat.telegram {
                     info!(stats = %telegram.sender.stats().line(), "Telegram counters.");
+                }
+                if let Some(discord) = &bot.chat.discord {
+                    info!(stats = %discord.sender.stats().line(), "Discord counters.");
                 }
             }
         }

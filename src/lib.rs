@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod delivery;
 pub mod demo;
+pub mod discord;
 pub mod ingest;
 pub mod market;
 pub mod model;

@@ -126,6 +126,15 @@ enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         per_second: u32,
     },
+    /// The whole bot against a fake Discord: time from INTERACTION_CREATE to the final response.
+    Discord {
+        /// `/heatmap` interactions sent.
+        #[arg(long, default_value_t = 200)]
+        commands: usize,
+        /// Interactions per second.
+        #[arg(long, default_value_t = 20)]
+        per_second: u32,
+    },
     /// Fill a store with history and time the 24h summary query.
     Query {
         /// The store URL; a temporary SQLite file when omitted.
@@ -298,6 +307,13 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
                 } => print!(
                     "{}",
                     liqbot::bench::telegram_report(commands, per_second).await?
+                ),
+                BenchCommand::Discord {
+                    commands,
+                    per_second,
+                } => print!(
+                    "{}",
+                    liqbot::bench::discord_report(commands, per_second).await?
                 ),
                 BenchCommand::Query {
                     store,

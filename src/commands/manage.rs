@@ -23,7 +23,9 @@ pub struct ManageContext<'a> {
     pub guild_id: Option<String>,
     /// Who asked, as text.
     pub user: String,
-    /// The window when a schedule implies none (`summary.default_window`).
+    /// The window the user chose explicitly (Discord's `window` option), if any.
+    pub window: Option<Window>,
+    /// The window when neither the user nor the schedule names one (`summary.default_window`).
     pub default_window: Window,
     /// The time zone schedules are read in (`summary.time_zone`).
     pub tz: chrono_tz::Tz,
@@ -51,7 +53,10 @@ async fn try_manage(command: &Command, ctx: &ManageContext<'_>) -> anyhow::Resul
                 Ok(s) => s,
                 Err(e) => return Ok(format!("{e}.\nUsage: /subscribe <kind> <schedule>")),
             };
-            let window = schedule.window().unwrap_or(ctx.default_window);
+            let window = ctx
+                .window
+                .or(schedule.window())
+                .unwrap_or(ctx.default_window);
             let sub = Subscription {
                 platform: ctx.platform.to_owned(),
                 chat_id: ctx.chat_id.clone(),

@@ -27,8 +27,8 @@ pub use error::ConfigError;
 pub use market::{ChartTheme, FearGreedConfig, LevelsConfig, MarketConfig, RenderConfig};
 pub use secret::{Secret, mask_url};
 pub use sections::{
-    BinanceConfig, BybitCategory, BybitConfig, CommandsConfig, DiscordConfig, OkxConfig,
-    SourcesConfig, StoreConfig, SummaryConfig, TelegramConfig,
+    BinanceConfig, BybitCategory, BybitConfig, CommandsConfig, DISCORD_API, DiscordConfig,
+    OkxConfig, SourcesConfig, StoreConfig, SummaryConfig, TelegramConfig,
 };
 
 use env::EnvLayer;

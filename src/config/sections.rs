@@ -274,15 +274,31 @@ impl Default for TelegramConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DiscordConfig {
-    /// The API base URL.
+    /// The API base URL. Anything but `https://discord.com` also carries the gateway URL and
+    /// turns off serenity's rate limiter (the bot then honours 429s itself).
     pub api_url: String,
+    /// A server id to register the slash commands in (instant, for development); empty
+    /// registers them globally.
+    pub dev_guild_id: String,
 }
 
 impl Default for DiscordConfig {
     fn default() -> Self {
         Self {
-            api_url: "https://discord.com".to_owned(),
+            api_url: DISCORD_API.to_owned(),
+            dev_guild_id: String::new(),
         }
+    }
+}
+
+/// Discord's own API base URL.
+pub const DISCORD_API: &str = "https://discord.com";
+
+impl DiscordConfig {
+    /// The guild to register commands in, when `dev_guild_id` is set.
+    #[must_use]
+    pub fn dev_guild(&self) -> Option<u64> {
+        self.dev_guild_id.parse().ok().filter(|id| *id > 0)
     }
 }
 

@@ -92,6 +92,13 @@ pub(crate) fn validate(config: &Config) -> Result<(), Issue> {
     market(&config.market)?;
     url("telegram.api_url", &config.telegram.api_url, &HTTP_SCHEMES)?;
     url("discord.api_url", &config.discord.api_url, &HTTP_SCHEMES)?;
+    let guild = &config.discord.dev_guild_id;
+    if !guild.is_empty() && config.discord.dev_guild().is_none() {
+        return Err(Issue::new(
+            "discord.dev_guild_id",
+            format!("{guild:?} is not a server id; write its digits, or \"\" to register globally"),
+        ));
+    }
 
     at_least_one(
         "commands.image_limit",

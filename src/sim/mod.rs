@@ -3,6 +3,7 @@
 //! benchmarks all run the real bot against it.
 
 pub mod context;
+pub mod discord;
 pub mod market;
 pub mod rest;
 pub mod server;

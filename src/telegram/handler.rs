@@ -122,6 +122,7 @@ async fn manage_reply(app: &TelegramApp, msg: &Message, command: &Command, now_m
         chat_id: msg.chat.id.0.to_string(),
         guild_id: None,
         user,
+        window: None,
         default_window: app.config.summary.default_window(),
         tz: app.config.summary.tz(),
         now_ms,

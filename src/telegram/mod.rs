@@ -13,7 +13,7 @@ mod send;
 
 pub use handler::{ADMINS_ONLY, UNKNOWN_COMMAND};
 pub use menu::TelegramCommands;
-pub use send::{RetrySettings, SendStats, TelegramSender};
+pub use send::TelegramSender;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::{Config, Secret};
-use crate::delivery::{DeliveryError, Outlet};
+use crate::delivery::{DeliveryError, Outlet, RetrySettings};
 use crate::pacing::RateLimiter;
 use crate::pollers::RunningPollers;
 use crate::render::posts::{PostBundle, Renderer};

@@ -1,79 +1,23 @@
-//! Sending to Telegram within its limits: every message is paced by one [`SendPacer`], a 429
-//! makes every send wait out `retry_after`, a transient failure is retried with backoff, and a
-//! chat the bot lost is marked inactive in the store and logged once.
+//! Sending to Telegram within its limits, through [`Paced`]: about one message per second per
+//! chat, 20 per minute per group, 30 per second overall; a 429 holds every send (Telegram's
+//! flood control is per bot); a chat the bot lost is marked inactive in the store, once.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use teloxide::RequestError;
 use teloxide::payloads::{SendMessageSetters as _, SendPhotoSetters as _};
 use teloxide::prelude::Requester as _;
 use teloxide::types::{ChatId, InputFile, LinkPreviewOptions, ParseMode};
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, warn};
 
-use crate::delivery::DeliveryError;
-use crate::pacing::{PacingLimits, SendFailure, SendPacer, TargetId, classify_telegram_error};
+use crate::delivery::{DeliveryError, Paced, RetrySettings, SendStats, mark_lost};
+use crate::pacing::{PacingLimits, SendFailure, classify_telegram_error};
 use crate::render::posts::Image;
 use crate::render::text::RenderedPost;
 use crate::render::text::escape::telegram_html;
 use crate::render::text::limits::{TELEGRAM_MESSAGE, split_telegram_html};
-use crate::sources::ws::Backoff;
-use crate::store::{SqlStore, SubscriptionStore as _};
-
-/// How hard a send is retried.
-#[derive(Debug, Clone, Copy)]
-pub struct RetrySettings {
-    /// Attempts at a message that fails transiently (network, 5xx) before giving up.
-    pub max_attempts: u32,
-    /// 429s in a row a message may get before giving up.
-    pub max_rate_limited: u32,
-    /// The first backoff delay.
-    pub backoff_initial: Duration,
-    /// The largest backoff delay.
-    pub backoff_max: Duration,
-}
-
-impl Default for RetrySettings {
-    fn default() -> Self {
-        Self {
-            max_attempts: 5,
-            max_rate_limited: 10,
-            backoff_initial: Duration::from_millis(500),
-            backoff_max: Duration::from_secs(30),
-        }
-    }
-}
-
-/// Counters of what was sent.
-#[derive(Debug, Default)]
-pub struct SendStats {
-    /// Messages the API accepted.
-    pub sent: AtomicU64,
-    /// Messages given up on (rejected, target lost, retries exhausted).
-    pub failed: AtomicU64,
-    /// Retries after a transient failure.
-    pub retried: AtomicU64,
-    /// 429 answers.
-    pub rate_limited: AtomicU64,
-}
-
-impl SendStats {
-    /// `sent=N failed=N retried=N rate_limited=N`.
-    #[must_use]
-    pub fn line(&self) -> String {
-        format!(
-            "sent={} failed={} retried={} rate_limited={}",
-            self.sent.load(Ordering::Relaxed),
-            self.failed.load(Ordering::Relaxed),
-            self.retried.load(Ordering::Relaxed),
-            self.rate_limited.load(Ordering::Relaxed),
-        )
-    }
-}
+use crate::store::SqlStore;
 
 /// One message of a post.
 enum Piece<'a> {
@@ -93,12 +37,8 @@ pub struct TelegramSender {
 
 struct Inner {
     bot: teloxide::Bot,
-    pacer: Mutex<SendPacer>,
-    origin: Instant,
+    paced: Paced,
     store: Arc<SqlStore>,
-    retry: RetrySettings,
-    stats: SendStats,
-    shutdown: CancellationToken,
 }
 
 impl TelegramSender {
@@ -111,16 +51,9 @@ impl TelegramSender {
         retry: RetrySettings,
         shutdown: CancellationToken,
     ) -> Self {
+        let paced = Paced::new("telegram", PacingLimits::telegram(), retry, true, shutdown);
         Self {
-            inner: Arc::new(Inner {
-                bot,
-                pacer: Mutex::new(SendPacer::new(PacingLimits::telegram())),
-                origin: Instant::now(),
-                store,
-                retry,
-                stats: SendStats::default(),
-                shutdown,
-            }),
+            inner: Arc::new(Inner { bot, paced, store }),
         }
     }
 
@@ -132,7 +65,7 @@ impl TelegramSender {
     /// The counters.
     #[must_use]
     pub fn stats(&self) -> &SendStats {
-        &self.inner.stats
+        self.inner.paced.stats()
     }
 
     /// Sends a rendered Telegram post to `chat`: the photo with its caption when there is an
@@ -180,28 +113,6 @@ impl TelegramSender {
         Ok(())
     }
 
-    fn now(&self) -> Duration {
-        self.inner.origin.elapsed()
-    }
-
-    fn pacer(&self) -> std::sync::MutexGuard<'_, SendPacer> {
-        self.inner
-            .pacer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Sleeps for `wait`, or returns false at shutdown.
-    async fn wait(&self, wait: Duration) -> bool {
-        if wait.is_zero() {
-            return true;
-        }
-        tokio::select! {
-            () = tokio::time::sleep(wait) => true,
-            () = self.inner.shutdown.cancelled() => false,
-        }
-    }
-
     async fn request(&self, chat: ChatId, piece: &Piece<'_>) -> Result<(), RequestError> {
         let bot = &self.inner.bot;
         match piece {
@@ -229,97 +140,18 @@ impl TelegramSender {
         Ok(())
     }
 
-    /// Sends one message: paced, waiting out 429s, retrying transient failures.
+    /// Sends one message: paced, waiting out 429s, retrying transient failures; a chat the
+    /// bot lost is marked inactive.
     async fn send_piece(&self, chat: ChatId, piece: &Piece<'_>) -> Result<(), DeliveryError> {
-        let stats = &self.inner.stats;
-        let retry = self.inner.retry;
-        let target = TargetId(chat.0);
-        let is_group = chat.0 < 0;
-        let mut backoff = Backoff::new(retry.backoff_initial, retry.backoff_max);
-        let (mut attempts, mut rate_limited) = (0_u32, 0_u32);
-        loop {
-            let wait = self.pacer().reserve(target, is_group, self.now());
-            if !self.wait(wait).await {
-                return Err(self.gave_up(chat, DeliveryError::ShuttingDown));
-            }
-            let error = match self.request(chat, piece).await {
-                Ok(()) => {
-                    stats.sent.fetch_add(1, Ordering::Relaxed);
-                    return Ok(());
-                }
-                Err(e) => e,
-            };
-            let description = error.to_string();
-            match classify(&error) {
-                SendFailure::RetryAfter(wait) => {
-                    stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-                    rate_limited += 1;
-                    warn!(
-                        chat = chat.0,
-                        wait_ms = wait.as_millis() as u64,
-                        "Telegram rate limit; every send waits."
-                    );
-                    // Telegram's flood control is per bot: hold every send, not only this chat's.
-                    self.pacer().retry_after(None, wait, self.now());
-                    if rate_limited >= retry.max_rate_limited {
-                        return Err(self.gave_up(chat, DeliveryError::GaveUp(description)));
-                    }
-                }
-                SendFailure::Transient => {
-                    attempts += 1;
-                    if attempts >= retry.max_attempts {
-                        return Err(self.gave_up(chat, DeliveryError::GaveUp(description)));
-                    }
-                    stats.retried.fetch_add(1, Ordering::Relaxed);
-                    let delay = backoff.next_delay();
-                    debug!(chat = chat.0, attempt = attempts, delay_ms = delay.as_millis() as u64, error = %description, "Telegram send failed; retrying.");
-                    if !self.wait(delay).await {
-                        return Err(self.gave_up(chat, DeliveryError::ShuttingDown));
-                    }
-                }
-                SendFailure::Permanent => {
-                    self.lost(chat, &description).await;
-                    return Err(self.gave_up(chat, DeliveryError::TargetLost(description)));
-                }
-                SendFailure::Rejected => {
-                    return Err(self.gave_up(chat, DeliveryError::Rejected(description)));
-                }
-            }
-        }
-    }
-
-    /// Counts and logs a message given up on, with its target; returns `error`.
-    fn gave_up(&self, chat: ChatId, error: DeliveryError) -> DeliveryError {
-        self.inner.stats.failed.fetch_add(1, Ordering::Relaxed);
-        if !matches!(error, DeliveryError::TargetLost(_)) {
-            error!(platform = "telegram", chat = chat.0, error = %error, "Telegram message not sent.");
-        }
-        error
-    }
-
-    /// Marks every subscription of `chat` inactive and logs it once.
-    async fn lost(&self, chat: ChatId, reason: &str) {
-        let id = chat.0.to_string();
-        match self
+        let result = self
             .inner
-            .store
-            .deactivate_chat("telegram", &id, reason)
-            .await
-        {
-            Ok(changed) => warn!(
-                platform = "telegram",
-                chat = chat.0,
-                subscriptions = changed,
-                reason,
-                "The bot lost access to a Telegram chat; its subscriptions are now inactive."
-            ),
-            Err(e) => error!(
-                platform = "telegram",
-                chat = chat.0,
-                error = %e,
-                "The bot lost access to a Telegram chat, and marking it inactive failed."
-            ),
+            .paced
+            .send(chat.0, chat.0 < 0, || self.request(chat, piece), classify)
+            .await;
+        if let Err(DeliveryError::TargetLost(reason)) = &result {
+            mark_lost(&self.inner.store, "telegram", &chat.0.to_string(), reason).await;
         }
+        result
     }
 }
 
