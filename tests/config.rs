@@ -407,3 +407,28 @@ fn mask_url_hides_a_password() {
         "postgresql://liq:***@db.invalid:5432/liq"
     );
 }
+
+#[test]
+fn chat_settings_are_validated_with_their_keys() {
+    assert_eq!(
+        load_err(
+            "overlay_base.toml",
+            &[("LIQBOT_DISCORD__DEV_GUILD_ID", "my-server")]
+        ),
+        "environment variable LIQBOT_DISCORD__DEV_GUILD_ID: key `discord.dev_guild_id`: \
+         \"my-server\" is not a server id; write its digits, or \"\" to register globally"
+    );
+    assert_eq!(
+        load_err(
+            "overlay_base.toml",
+            &[("LIQBOT_COMMANDS__IMAGE_LIMIT", "0")]
+        ),
+        "environment variable LIQBOT_COMMANDS__IMAGE_LIMIT: key `commands.image_limit`: must be at least 1"
+    );
+    let config = load(
+        "overlay_base.toml",
+        &[("LIQBOT_DISCORD__DEV_GUILD_ID", "2000000000000000001")],
+    )
+    .unwrap();
+    assert_eq!(config.discord.dev_guild(), Some(2_000_000_000_000_000_001));
+}
