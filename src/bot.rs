@@ -183,11 +183,12 @@ impl ChatServices {
             Scheduler {
                 store,
                 renderer,
-                tz: config.summary.tz(),
+                config: Arc::clone(&config),
                 pollers,
                 outlets,
+                owner: instance_name(),
             }
-            .spawn(shutdown.child_token()),
+            .spawn(shutdown.child_token())?,
         );
         Ok(services)
     }
@@ -206,6 +207,16 @@ impl ChatServices {
             warn!(error = %e, "The scheduler ended abnormally.");
         }
     }
+}
+
+/// This process's name in slot claims: host, process id and start time.
+fn instance_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "liqbot".to_owned());
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_millis()
+    )
 }
 
 /// Runs the bot until Ctrl-C or SIGTERM, logging source counters every minute.

@@ -206,6 +206,10 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
                 None => println!("templates: OK (built-in)\n"),
             }
             print!("{}", cfg.summary());
+            print!(
+                "{}",
+                liqbot::scheduler::jobs_text(&cfg, chrono::Utc::now())?
+            );
             Ok(())
         }
         Command::Summary {

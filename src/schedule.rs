@@ -20,6 +20,14 @@ use crate::analytics::Window;
 #[error("{0}")]
 pub struct ScheduleError(String);
 
+impl ScheduleError {
+    /// An error with this message.
+    #[must_use]
+    pub fn new(message: String) -> Self {
+        Self(message)
+    }
+}
+
 /// A parsed schedule in its time zone.
 #[derive(Clone)]
 pub struct Schedule {

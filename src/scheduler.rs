@@ -1,12 +1,16 @@
-//! Posts on a schedule to the chats that subscribed with `/subscribe`. Every tick the
-//! scheduler reads the active subscriptions, finds the slots that fell due since the last tick,
-//! renders each (kind, coin, window, fire time) once, and hands the same post to the outlet of
-//! every target's platform; a slow or failing target does not hold up the others.
+//! Scheduled posts: the `[[jobs]]` of `bot.toml` and the subscriptions users create with
+//! `/subscribe`. Each slot (what to post, at which fire time) is claimed in the store by one
+//! instance, rendered once, and handed to the outlet of every target's platform; each target's
+//! outcome is recorded, so:
 //!
-//! What this does not do yet (issue 7): jobs from `bot.toml`, delivery state stored per slot
-//! and target (so a restart neither repeats nor silently skips a slot), the grace period for
-//! missed slots, and claims shared by many instances. A slot that falls due while the bot is
-//! down is not posted; alert subscriptions are left to the alert engine.
+//! - a restart or a second instance sharing the store never sends a slot twice;
+//! - a slot that fell due while no instance was running is sent once at start if it is at most
+//!   `scheduler.grace_secs` old, and otherwise recorded as skipped and logged;
+//! - a target left unsent by a shutdown (or a crash: targets are recorded `not_sent` before any
+//!   send starts) is sent again by the next sweep, within the same grace.
+//!
+//! Time comes in as an argument ([`SchedulerRun::tick`], [`SchedulerRun::sweep`]), so tests
+//! drive the scheduler with any clock; [`Scheduler::spawn`] drives it with the real one.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -18,19 +22,27 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::analytics::Window;
-use crate::delivery::Outlet;
+use crate::config::Config;
+use crate::delivery::{DeliveryError, Outlet};
 use crate::pollers::RunningPollers;
-use crate::render::posts::{RenderRequest, Renderer};
+use crate::render::posts::{PostBundle, RenderRequest, Renderer};
 use crate::render::text::PostKind;
 use crate::schedule::Schedule;
-use crate::store::{SqlStore, Subscription, SubscriptionStore as _};
+use crate::store::{
+    DeliveryRecord, DeliveryState, DeliveryStore as _, SqlStore, Subscription,
+    SubscriptionStore as _,
+};
 
 /// How often the scheduler looks for due slots.
 pub const TICK: Duration = Duration::from_millis(500);
-/// How long in-flight deliveries may take to finish at shutdown.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How often it looks for targets left unsent.
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
+/// A claim not finished within this long is taken to belong to a dead instance.
+const LEASE_MS: i64 = 10 * 60_000;
+/// Fire times looked at per schedule and tick, at most (after a long downtime).
+const MAX_FIRES: usize = 1_000;
 
-/// One post to render once and send to several chats.
+/// What a slot posts.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SlotKey {
     /// What to post.
@@ -43,23 +55,185 @@ pub struct SlotKey {
     pub at: DateTime<Utc>,
 }
 
-/// Slots due, each with the subscriptions to send it to.
-pub type DueSlots = BTreeMap<SlotKey, Vec<Subscription>>;
-/// Subscriptions that cannot be scheduled, with why.
-pub type Unschedulable = Vec<(Subscription, String)>;
+impl SlotKey {
+    /// The id a slot is claimed and recorded under: `{source}:{kind}:{coin|*}:{window}:{ms}`,
+    /// where the source is `job/{name}` or `sub`.
+    #[must_use]
+    pub fn id(&self, source: &str) -> String {
+        format!(
+            "{source}:{}:{}:{}:{}",
+            self.kind.as_str(),
+            self.coin.as_deref().unwrap_or("*"),
+            self.window.label(),
+            self.at.timestamp_millis()
+        )
+    }
 
-/// The slots due in `(after, until]` with their subscriptions; a subscription that missed more
-/// than one fire time in that span gets only the latest. Also returns the subscriptions whose
-/// schedule, kind or window does not parse, with why. Alert subscriptions are not scheduled.
+    /// The key back from an id made by [`Self::id`].
+    #[must_use]
+    pub fn from_id(id: &str) -> Option<Self> {
+        let mut parts = id.rsplitn(5, ':');
+        let ms: i64 = parts.next()?.parse().ok()?;
+        let window = parts.next()?.parse().ok()?;
+        let coin = parts.next()?;
+        let kind = parts.next()?.parse().ok()?;
+        parts.next()?;
+        Some(Self {
+            kind,
+            coin: (coin != "*").then(|| coin.to_owned()),
+            window,
+            at: DateTime::from_timestamp_millis(ms)?,
+        })
+    }
+}
+
+/// A slot to deliver: its id, what it posts, and its targets (platform, chat id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotPlan {
+    /// The id it is claimed under.
+    pub id: String,
+    /// What it posts.
+    pub key: SlotKey,
+    /// Where: (platform, chat or channel id).
+    pub targets: Vec<(String, String)>,
+}
+
+/// A `[[jobs]]` entry ready to schedule: one per coin.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The job's name.
+    pub name: String,
+    /// What it posts.
+    pub kind: PostKind,
+    /// The coin, or the kind's default.
+    pub coin: Option<String>,
+    /// The window.
+    pub window: Window,
+    /// When.
+    pub schedule: Schedule,
+    /// Where: (platform, chat or channel id).
+    pub targets: Vec<(String, String)>,
+}
+
+/// The jobs of a validated config, one per coin.
+///
+/// # Errors
+/// A job that does not validate (a loaded config never has one).
+pub fn jobs(config: &Config) -> anyhow::Result<Vec<Job>> {
+    let mut out = Vec::new();
+    for job in &config.jobs {
+        let kind = job.post_kind().map_err(anyhow::Error::msg)?;
+        let window = job
+            .window_or(config.summary.default_window())
+            .map_err(anyhow::Error::msg)?;
+        let schedule = job.schedule_in(config.summary.tz())?;
+        let targets: Vec<(String, String)> = job
+            .telegram
+            .iter()
+            .map(|t| ("telegram".to_owned(), t.clone()))
+            .chain(
+                job.discord
+                    .iter()
+                    .map(|t| ("discord".to_owned(), t.clone())),
+            )
+            .collect();
+        for coin in job.coin_list() {
+            out.push(Job {
+                name: job.name.clone(),
+                kind,
+                coin,
+                window,
+                schedule: schedule.clone(),
+                targets: targets.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// What `liqbot check-config` prints about the jobs: each job's targets and its next three
+/// fire times in its time zone.
+///
+/// # Errors
+/// When a job does not validate (a loaded config never has one).
+pub fn jobs_text(config: &Config, now: DateTime<Utc>) -> anyhow::Result<String> {
+    if config.jobs.is_empty() {
+        return Ok("\njobs: none (posts go only to /subscribe'd chats)\n".to_owned());
+    }
+    let mut out = format!("\njobs: {}\n", config.jobs.len());
+    for job in &config.jobs {
+        let schedule = job.schedule_in(config.summary.tz())?;
+        let next: Vec<String> = schedule
+            .upcoming(now, 3)
+            .iter()
+            .map(|t| t.format("%a %Y-%m-%d %H:%M:%S %Z").to_string())
+            .collect();
+        out.push_str(&format!(
+            "  {}: {} {} every `{}` ({}) to {} Telegram and {} Discord targets; next: {}\n",
+            job.name,
+            job.kind,
+            if job.coins.is_empty() {
+                "all coins".to_owned()
+            } else {
+                job.coins.join(", ")
+            },
+            schedule.text(),
+            schedule.tz(),
+            job.telegram.len(),
+            job.discord.len(),
+            next.join(", ")
+        ));
+    }
+    Ok(out)
+}
+
+/// Every fire time of `schedule` in `(after, until]`, oldest first, at most [`MAX_FIRES`] (the
+/// newest ones).
+fn fires(schedule: &Schedule, after: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    let mut out = Vec::new();
+    let mut t = after;
+    while let Some(next) = schedule.next_after(t) {
+        if next > until {
+            break;
+        }
+        out.push(next);
+        if out.len() > MAX_FIRES {
+            out.remove(0);
+        }
+        t = next;
+    }
+    out
+}
+
+/// The slots due in `(after, until]`: each job's, and the subscriptions' grouped so that
+/// subscriptions to the same post at the same time share one slot. Also returns the
+/// subscriptions that cannot be scheduled, with why. Alert subscriptions are not scheduled.
 #[must_use]
 pub fn due_slots(
+    jobs: &[Job],
     subs: &[Subscription],
     tz: chrono_tz::Tz,
     after: DateTime<Utc>,
     until: DateTime<Utc>,
     cache: &mut HashMap<String, Schedule>,
-) -> (DueSlots, Unschedulable) {
-    let mut due = DueSlots::new();
+) -> (Vec<SlotPlan>, Vec<(Subscription, String)>) {
+    let mut plans = Vec::new();
+    for job in jobs {
+        for at in fires(&job.schedule, after, until) {
+            let key = SlotKey {
+                kind: job.kind,
+                coin: job.coin.clone(),
+                window: job.window,
+                at,
+            };
+            plans.push(SlotPlan {
+                id: key.id(&format!("job/{}", job.name)),
+                key,
+                targets: job.targets.clone(),
+            });
+        }
+    }
+    let mut grouped: BTreeMap<SlotKey, Vec<(String, String)>> = BTreeMap::new();
     let mut bad = Vec::new();
     for sub in subs {
         let kind: PostKind = match sub.kind.parse() {
@@ -87,131 +261,377 @@ pub fn due_slots(
                 }
             },
         };
-        if let Some(at) = schedule.latest_in(after, until) {
+        for at in fires(schedule, after, until) {
             let key = SlotKey {
                 kind,
                 coin: Some(sub.coin.clone()).filter(|c| !c.is_empty()),
                 window,
                 at,
             };
-            due.entry(key).or_default().push(sub.clone());
+            grouped
+                .entry(key)
+                .or_default()
+                .push((sub.platform.clone(), sub.chat_id.clone()));
         }
     }
-    (due, bad)
+    plans.extend(grouped.into_iter().map(|(key, targets)| SlotPlan {
+        id: key.id("sub"),
+        key,
+        targets,
+    }));
+    plans.sort_by(|a, b| a.key.at.cmp(&b.key.at).then_with(|| a.id.cmp(&b.id)));
+    (plans, bad)
 }
 
-/// The subscription scheduler.
+/// The scheduler's parts.
 pub struct Scheduler {
-    /// The store: subscriptions and the data posts show.
+    /// The store: subscriptions, delivery state, and the data posts show.
     pub store: Arc<SqlStore>,
     /// Templates and charts.
     pub renderer: Arc<Renderer>,
-    /// The time zone schedules are read in.
-    pub tz: chrono_tz::Tz,
+    /// The loaded config: jobs, `[scheduler]`, the default time zone and window.
+    pub config: Arc<Config>,
     /// Live market context, when the pollers run.
     pub pollers: Option<Arc<RunningPollers>>,
     /// One outlet per platform that is running.
     pub outlets: Vec<Arc<dyn Outlet>>,
+    /// This instance's name in claims.
+    pub owner: String,
 }
 
 impl Scheduler {
-    /// Runs until `shutdown`, then waits up to 10 s for deliveries in flight.
-    pub fn spawn(self, shutdown: CancellationToken) -> JoinHandle<()> {
-        tokio::spawn(self.run(shutdown))
-    }
-
-    async fn run(self, shutdown: CancellationToken) {
-        let mut cache = HashMap::new();
-        let mut warned: HashSet<String> = HashSet::new();
-        let mut in_flight = JoinSet::new();
-        let mut last = Utc::now();
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                () = shutdown.cancelled() => break,
-            }
-            while in_flight.try_join_next().is_some() {}
+    /// Runs on the real clock until `shutdown`, then gives sends in flight
+    /// `scheduler.shutdown_secs` to finish.
+    ///
+    /// # Errors
+    /// When a job does not validate.
+    pub fn spawn(self, shutdown: CancellationToken) -> anyhow::Result<JoinHandle<()>> {
+        let mut run = SchedulerRun::new(self)?;
+        Ok(tokio::spawn(async move {
             let now = Utc::now();
-            let subs = match self.store.active_subscriptions().await {
-                Ok(subs) => subs,
-                Err(e) => {
-                    warn!(error = %e, "Reading subscriptions failed; retrying next tick.");
-                    continue;
+            run.start(now).await;
+            run.sweep(now).await;
+            let mut tick = tokio::time::interval(TICK);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut last_sweep = tokio::time::Instant::now();
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = shutdown.cancelled() => break,
                 }
-            };
-            let (due, bad) = due_slots(&subs, self.tz, last, now, &mut cache);
-            last = now;
-            for (sub, why) in bad {
-                if warned.insert(format!("{}:{}:{}", sub.platform, sub.chat_id, sub.kind)) {
-                    warn!(platform = %sub.platform, chat = %sub.chat_id, kind = %sub.kind, error = %why, "Subscription skipped.");
+                run.tick(Utc::now()).await;
+                if last_sweep.elapsed() >= SWEEP_EVERY {
+                    run.sweep(Utc::now()).await;
+                    last_sweep = tokio::time::Instant::now();
                 }
             }
-            for (slot, targets) in due {
-                self.fire(&slot, targets, &mut in_flight, &mut warned).await;
-            }
-        }
-        let drain = async { while in_flight.join_next().await.is_some() {} };
-        if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
-            warn!("Scheduled posts still sending at shutdown were cut off.");
-        }
+            run.finish().await;
+        }))
+    }
+}
+
+/// A scheduler between ticks.
+pub struct SchedulerRun {
+    parts: Arc<Scheduler>,
+    jobs: Vec<Job>,
+    last: Option<DateTime<Utc>>,
+    cache: HashMap<String, Schedule>,
+    warned: HashSet<String>,
+    in_flight: JoinSet<()>,
+}
+
+impl SchedulerRun {
+    /// A run of `parts`, not started.
+    ///
+    /// # Errors
+    /// When a job does not validate.
+    pub fn new(parts: Scheduler) -> anyhow::Result<Self> {
+        let jobs = jobs(&parts.config)?;
+        Ok(Self {
+            parts: Arc::new(parts),
+            jobs,
+            last: None,
+            cache: HashMap::new(),
+            warned: HashSet::new(),
+            in_flight: JoinSet::new(),
+        })
     }
 
-    /// Renders `slot` once and starts its delivery to every target.
-    async fn fire(
-        &self,
-        slot: &SlotKey,
-        targets: Vec<Subscription>,
-        in_flight: &mut JoinSet<()>,
-        warned: &mut HashSet<String>,
-    ) {
-        let request = RenderRequest {
-            kind: slot.kind,
-            coin: slot.coin.clone(),
-            window: slot.window,
-            now_ms: slot.at.timestamp_millis(),
-        };
-        let bundles = match self
-            .renderer
-            .render(&self.store, &request, self.pollers.as_deref())
-            .await
-        {
-            Ok(bundles) => bundles,
+    fn grace(&self) -> chrono::Duration {
+        chrono::Duration::seconds(
+            i64::try_from(self.parts.config.scheduler.grace_secs).unwrap_or(i64::MAX / 1000),
+        )
+    }
+
+    /// Starts from where the last instance left off (the stored checkpoint), or from `now` on
+    /// a first start; slots between are caught up by the next [`Self::tick`].
+    pub async fn start(&mut self, now: DateTime<Utc>) {
+        let checkpoint = match self.parts.store.scheduler_checkpoint().await {
+            Ok(c) => c.and_then(DateTime::from_timestamp_millis),
             Err(e) => {
-                warn!(
-                    ?slot,
-                    targets = targets.len(),
-                    error = format!("{e:#}"),
-                    "Rendering a scheduled post failed; not sent."
-                );
+                warn!(error = %e, "Reading the scheduler checkpoint failed; starting from now.");
+                None
+            }
+        };
+        self.last = Some(checkpoint.filter(|c| *c < now).unwrap_or(now));
+    }
+
+    /// Claims and starts every slot due in `(last tick, now]`; a slot more than the grace old
+    /// is recorded as skipped. Sends run in the background ([`Self::drain`] waits for them).
+    pub async fn tick(&mut self, now: DateTime<Utc>) {
+        while self.in_flight.try_join_next().is_some() {}
+        let after = *self.last.get_or_insert(now);
+        if now <= after {
+            return;
+        }
+        let subs = match self.parts.store.active_subscriptions().await {
+            Ok(subs) => subs,
+            Err(e) => {
+                warn!(error = %e, "Reading subscriptions failed; retrying next tick.");
                 return;
             }
         };
-        let bundles: Vec<_> = bundles.into_iter().map(Arc::new).collect();
-        info!(kind = %slot.kind, window = %slot.window, at = %slot.at, targets = targets.len(), "Scheduled post due.");
-        for sub in targets {
-            let Some(outlet) = self
-                .outlets
-                .iter()
-                .find(|o| o.platform().as_str() == sub.platform)
-            else {
-                if warned.insert(format!("outlet:{}", sub.platform)) {
-                    warn!(platform = %sub.platform, "Subscriptions for a platform that is not running are skipped.");
-                }
+        let tz = self.parts.config.summary.tz();
+        let (plans, bad) = due_slots(&self.jobs, &subs, tz, after, now, &mut self.cache);
+        for (sub, why) in bad {
+            if self
+                .warned
+                .insert(format!("{}:{}:{}", sub.platform, sub.chat_id, sub.kind))
+            {
+                warn!(platform = %sub.platform, chat = %sub.chat_id, kind = %sub.kind, error = %why, "Subscription skipped.");
+            }
+        }
+        for plan in plans {
+            if now - plan.key.at > self.grace() {
+                self.skip(&plan, now).await;
+            } else {
+                self.fire(plan, now, None).await;
+            }
+        }
+        self.last = Some(now);
+        if let Err(e) = self
+            .parts
+            .store
+            .set_scheduler_checkpoint(now.timestamp_millis())
+            .await
+        {
+            warn!(error = %e, "Storing the scheduler checkpoint failed.");
+        }
+    }
+
+    /// Sends again the targets left `not_sent` by a shutdown or a dead instance, for slots
+    /// within the grace period.
+    pub async fn sweep(&mut self, now: DateTime<Utc>) {
+        let since = (now - self.grace()).timestamp_millis();
+        let stale_before = now.timestamp_millis() - LEASE_MS;
+        let records = match self.parts.store.unsent(since, stale_before).await {
+            Ok(records) => records,
+            Err(e) => {
+                warn!(error = %e, "Reading unsent targets failed.");
+                return;
+            }
+        };
+        let mut by_slot: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for r in records {
+            by_slot
+                .entry(r.slot)
+                .or_default()
+                .push((r.platform, r.target));
+        }
+        for (id, targets) in by_slot {
+            let Some(key) = SlotKey::from_id(&id) else {
                 continue;
             };
-            let outlet = Arc::clone(outlet);
-            let bundles = bundles.clone();
-            in_flight.spawn(async move {
-                for bundle in bundles {
-                    // The outlet logs a failure with its target.
-                    if outlet.deliver(sub.chat_id.clone(), bundle).await.is_err() {
-                        break;
-                    }
-                }
-            });
+            info!(slot = %id, targets = targets.len(), "Sending targets a stopped instance left unsent.");
+            let plan = SlotPlan { id, key, targets };
+            let resend = format!("{}#resend@{}", plan.id, now.timestamp_millis() / LEASE_MS);
+            self.fire(plan, now, Some(resend)).await;
         }
+    }
+
+    /// Waits for every send in flight.
+    pub async fn drain(&mut self) {
+        while self.in_flight.join_next().await.is_some() {}
+    }
+
+    /// Waits up to `scheduler.shutdown_secs` for sends in flight; the outlets stop waiting on
+    /// pacing at shutdown, so what could not be sent is recorded `not_sent`.
+    pub async fn finish(&mut self) {
+        let deadline = Duration::from_secs(self.parts.config.scheduler.shutdown_secs);
+        if tokio::time::timeout(deadline, self.drain()).await.is_err() {
+            warn!(
+                in_flight = self.in_flight.len(),
+                "Scheduled sends still running at the shutdown deadline were cut off; their targets stay recorded as not sent."
+            );
+            self.in_flight.abort_all();
+            self.drain().await;
+        }
+    }
+
+    /// Records a slot older than the grace as skipped, once across instances.
+    async fn skip(&mut self, plan: &SlotPlan, now: DateTime<Utc>) {
+        let store = &self.parts.store;
+        let now_ms = now.timestamp_millis();
+        match store
+            .claim_slot(
+                &plan.id,
+                plan.key.at.timestamp_millis(),
+                &self.parts.owner,
+                now_ms,
+                LEASE_MS,
+            )
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                warn!(slot = %plan.id, error = %e, "Claiming a slot failed.");
+                return;
+            }
+        }
+        warn!(slot = %plan.id, fire = %plan.key.at, targets = plan.targets.len(), "A slot missed by more than the grace period is skipped.");
+        for (platform, target) in &plan.targets {
+            let record = record(
+                plan,
+                platform,
+                target,
+                DeliveryState::Skipped,
+                Some("missed by more than the grace period".to_owned()),
+            );
+            if let Err(e) = store.record_delivery(&record, now_ms).await {
+                warn!(slot = %plan.id, error = %e, "Recording a skipped slot failed.");
+            }
+        }
+        let _ = store.finish_slot(&plan.id).await;
+    }
+
+    /// Claims `plan` (under `claim` when given), records every target `not_sent`, renders the
+    /// post once and starts the sends.
+    async fn fire(&mut self, plan: SlotPlan, now: DateTime<Utc>, claim: Option<String>) {
+        let parts = Arc::clone(&self.parts);
+        let store = &parts.store;
+        let now_ms = now.timestamp_millis();
+        let claim = claim.unwrap_or_else(|| plan.id.clone());
+        match store
+            .claim_slot(
+                &claim,
+                plan.key.at.timestamp_millis(),
+                &parts.owner,
+                now_ms,
+                LEASE_MS,
+            )
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                warn!(slot = %plan.id, error = %e, "Claiming a slot failed; another tick retries.");
+                return;
+            }
+        }
+        for (platform, target) in &plan.targets {
+            let pending = record(&plan, platform, target, DeliveryState::NotSent, None);
+            if let Err(e) = store.record_delivery(&pending, now_ms).await {
+                warn!(slot = %plan.id, error = %e, "Recording a pending send failed.");
+            }
+        }
+        let request = RenderRequest {
+            kind: plan.key.kind,
+            coin: plan.key.coin.clone(),
+            window: plan.key.window,
+            now_ms: plan.key.at.timestamp_millis(),
+        };
+        let bundles = match parts
+            .renderer
+            .render(store, &request, parts.pollers.as_deref())
+            .await
+        {
+            Ok(bundles) => bundles.into_iter().map(Arc::new).collect::<Vec<_>>(),
+            Err(e) => {
+                let why = format!("rendering failed: {e:#}");
+                warn!(slot = %plan.id, targets = plan.targets.len(), error = %why, "A scheduled post could not be rendered; not sent.");
+                for (platform, target) in &plan.targets {
+                    let failed = record(
+                        &plan,
+                        platform,
+                        target,
+                        DeliveryState::Failed,
+                        Some(why.clone()),
+                    );
+                    let _ = store.record_delivery(&failed, now_ms).await;
+                }
+                let _ = store.finish_slot(&claim).await;
+                return;
+            }
+        };
+        info!(slot = %plan.id, targets = plan.targets.len(), "Scheduled post due.");
+        self.in_flight.spawn(deliver(parts, plan, claim, bundles));
+    }
+}
+
+fn record(
+    plan: &SlotPlan,
+    platform: &str,
+    target: &str,
+    state: DeliveryState,
+    detail: Option<String>,
+) -> DeliveryRecord {
+    DeliveryRecord {
+        slot: plan.id.clone(),
+        platform: platform.to_owned(),
+        target: target.to_owned(),
+        fire_ms: plan.key.at.timestamp_millis(),
+        state,
+        detail,
+    }
+}
+
+/// Sends a rendered slot to every target at once, records each outcome, then finishes the
+/// claim.
+async fn deliver(
+    parts: Arc<Scheduler>,
+    plan: SlotPlan,
+    claim: String,
+    bundles: Vec<Arc<PostBundle>>,
+) {
+    let mut sends = JoinSet::new();
+    for (platform, target) in plan.targets.clone() {
+        let outlet = parts
+            .outlets
+            .iter()
+            .find(|o| o.platform().as_str() == platform)
+            .cloned();
+        let bundles = bundles.clone();
+        let parts = Arc::clone(&parts);
+        let plan = plan.clone();
+        sends.spawn(async move {
+            let result = match outlet {
+                None => Err(DeliveryError::Rejected(format!("{platform} is not running (no token)"))),
+                Some(outlet) => {
+                    let mut result = Ok(());
+                    for bundle in bundles {
+                        result = outlet.deliver(target.clone(), bundle).await;
+                        if result.is_err() {
+                            break;
+                        }
+                    }
+                    result
+                }
+            };
+            let (state, detail) = match result {
+                Ok(()) => (DeliveryState::Sent, None),
+                Err(DeliveryError::ShuttingDown) => (DeliveryState::NotSent, Some("shutting down".to_owned())),
+                Err(e) => (DeliveryState::Failed, Some(e.to_string())),
+            };
+            let r = record(&plan, &platform, &target, state, detail);
+            if let Err(e) = parts.store.record_delivery(&r, Utc::now().timestamp_millis()).await {
+                warn!(slot = %plan.id, platform = %platform, target = %target, error = %e, "Recording a delivery failed.");
+            }
+        });
+    }
+    while sends.join_next().await.is_some() {}
+    if let Err(e) = parts.store.finish_slot(&claim).await {
+        warn!(slot = %plan.id, error = %e, "Finishing a slot failed.");
     }
 }
 
@@ -250,6 +670,7 @@ mod tests {
         ];
         let mut cache = HashMap::new();
         let (due, bad) = due_slots(
+            &[],
             &subs,
             chrono_tz::UTC,
             at("2026-11-21T07:59:59Z"),
@@ -259,35 +680,58 @@ mod tests {
         assert!(bad.is_empty());
         let got: Vec<(PostKind, Vec<&str>)> = due
             .iter()
-            .map(|(k, v)| (k.kind, v.iter().map(|s| s.chat_id.as_str()).collect()))
+            .map(|p| (p.key.kind, p.targets.iter().map(|t| t.1.as_str()).collect()))
             .collect();
         assert_eq!(
             got,
             vec![
+                (PostKind::Heatmap, vec!["3"]),
                 (PostKind::Summary, vec!["1", "2"]),
-                (PostKind::Heatmap, vec!["3"])
             ]
         );
-        assert!(due.keys().all(|k| k.at == at("2026-11-21T08:00:00Z")));
+        assert!(due.iter().all(|p| p.key.at == at("2026-11-21T08:00:00Z")));
     }
 
     #[test]
-    fn a_long_gap_yields_only_the_latest_slot_and_bad_schedules_are_reported() {
+    fn every_fire_in_a_gap_is_a_slot_and_bad_schedules_are_reported() {
         let subs = [
             sub("1", "summary", "hourly"),
             sub("2", "summary", "every day"),
         ];
         let mut cache = HashMap::new();
         let (due, bad) = due_slots(
+            &[],
             &subs,
             chrono_tz::UTC,
             at("2026-11-21T05:30:00Z"),
             at("2026-11-21T08:30:00Z"),
             &mut cache,
         );
-        assert_eq!(due.len(), 1);
-        assert_eq!(due.keys().next().unwrap().at, at("2026-11-21T08:00:00Z"));
+        let times: Vec<DateTime<Utc>> = due.iter().map(|p| p.key.at).collect();
+        assert_eq!(
+            times,
+            [
+                at("2026-11-21T06:00:00Z"),
+                at("2026-11-21T07:00:00Z"),
+                at("2026-11-21T08:00:00Z")
+            ]
+        );
         assert_eq!(bad.len(), 1);
         assert_eq!(bad[0].0.chat_id, "2");
+    }
+
+    #[test]
+    fn slot_ids_round_trip() {
+        let key = SlotKey {
+            kind: PostKind::Heatmap,
+            coin: Some("BTC".to_owned()),
+            window: Window::H4,
+            at: at("2026-11-21T08:00:00Z"),
+        };
+        let id = key.id("job/daily:heat");
+        assert_eq!(id, "job/daily:heat:heatmap:BTC:4h:1795248000000");
+        assert_eq!(SlotKey::from_id(&id), Some(key.clone()));
+        let all = SlotKey { coin: None, ..key };
+        assert_eq!(SlotKey::from_id(&all.id("sub")), Some(all));
     }
 }

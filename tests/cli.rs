@@ -149,3 +149,48 @@ fn check_config_reports_a_broken_template_with_its_file_and_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn check_config_lists_each_job_with_its_next_three_fire_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jobs.toml");
+    std::fs::write(
+        &path,
+        "[summary]\ntime_zone = \"UTC\"\n\n\
+         [[jobs]]\nname = \"weekday-summary\"\nkind = \"summary\"\nschedule = \"0 8 * * Mon-Fri\"\n\
+         time_zone = \"Europe/Berlin\"\ntelegram = [\"-1001\"]\n\n\
+         [[jobs]]\nname = \"btc-heatmap\"\nkind = \"heatmap\"\ncoins = [\"BTC\"]\nschedule = \"4h\"\n\
+         discord = [\"123\"]\n",
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = check_config(path.to_str().unwrap());
+    assert!(ok, "{stderr}");
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("weekday-summary:"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let next = line.split("next: ").nth(1).expect("next fire times");
+    let times: Vec<&str> = next.split(", ").collect();
+    assert_eq!(times.len(), 3, "{line}");
+    for t in times {
+        assert!(
+            t.contains(" 08:00:00 CE"),
+            "{t}: 08:00 Berlin time (CET or CEST)"
+        );
+        assert!(!t.starts_with("Sat") && !t.starts_with("Sun"), "{t}");
+    }
+    assert!(
+        stdout.contains("btc-heatmap: heatmap BTC every `4h` (UTC)"),
+        "{stdout}"
+    );
+
+    std::fs::write(
+        &path,
+        "[[jobs]]\nname = \"bad\"\nkind = \"summary\"\n\nschedule = \"every day\"\ntelegram = [\"-1\"]\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = check_config(path.to_str().unwrap());
+    assert!(!ok);
+    assert!(stderr.contains("jobs.toml:5"), "{stderr}");
+    assert!(stderr.contains("jobs[0].schedule"), "{stderr}");
+}

@@ -12,6 +12,7 @@
 
 mod env;
 mod error;
+mod jobs;
 mod market;
 mod parse;
 mod secret;
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 pub use env::{DATABASE_URL_VAR, DISCORD_TOKEN_VAR, ENV_PREFIX, RESERVED_VARS, TELEGRAM_TOKEN_VAR};
 pub use error::ConfigError;
+pub use jobs::{JobConfig, SchedulerConfig};
 pub use market::{ChartTheme, FearGreedConfig, LevelsConfig, MarketConfig, RenderConfig};
 pub use secret::{Secret, mask_url};
 pub use sections::{
@@ -59,6 +61,10 @@ pub struct Config {
     pub summary: SummaryConfig,
     /// `[render]`.
     pub render: RenderConfig,
+    /// `[scheduler]`.
+    pub scheduler: SchedulerConfig,
+    /// `[[jobs]]`: scheduled posts to fixed targets.
+    pub jobs: Vec<JobConfig>,
     /// The Telegram bot token (`LIQBOT_TELEGRAM_TOKEN`, else the secrets file); not a file key.
     #[serde(skip)]
     pub telegram_token: Option<Secret>,

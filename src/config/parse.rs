@@ -113,20 +113,34 @@ pub(crate) fn unknown_field_expected(message: &str) -> Option<Vec<String>> {
     )
 }
 
-/// The 1-based line where dotted `key` is written in `text`, if it is. Array indices
-/// (`symbols[2]`) locate the array's key.
+/// The 1-based line where dotted `key` is written in `text`, if it is. An index into an array
+/// of tables (`jobs[1].schedule`) follows that table; an index into an array of values
+/// (`symbols[2]`) locates the array's key.
 pub(crate) fn key_line(text: &str, key: &str) -> Option<usize> {
     let root = DeTable::parse(text).ok()?;
-    let key = key.split('[').next().unwrap_or(key);
     let segments: Vec<&str> = key.split('.').collect();
     let (last, parents) = segments.split_last()?;
     let mut table = root.get_ref();
     for segment in parents {
-        let (_, value) = table.iter().find(|(k, _)| k.get_ref() == segment)?;
-        table = value.get_ref().as_table()?;
+        let (name, index) = split_index(segment);
+        let (_, value) = table.iter().find(|(k, _)| k.get_ref() == name)?;
+        let value = value.get_ref();
+        table = match index {
+            Some(i) => value.as_array()?.get(i)?.get_ref().as_table()?,
+            None => value.as_table()?,
+        };
     }
+    let (last, _) = split_index(last);
     let (found, _) = table.iter().find(|(k, _)| k.get_ref() == last)?;
     Some(line_col(text, found.span().start).0)
+}
+
+/// `jobs[1]` -> (`jobs`, Some(1)); `jobs` -> (`jobs`, None).
+fn split_index(segment: &str) -> (&str, Option<usize>) {
+    match segment.split_once('[') {
+        Some((name, rest)) => (name, rest.trim_end_matches(']').parse().ok()),
+        None => (segment, None),
+    }
 }
 
 #[cfg(test)]

@@ -122,12 +122,67 @@ pub(crate) fn validate(config: &Config) -> Result<(), Issue> {
             ),
         ));
     }
+    jobs(config)?;
     let render = &config.render;
     if !(200..=4000).contains(&render.width) || !(150..=4000).contains(&render.height) {
         return Err(Issue::new(
             "render.width",
             "images must be 200-4000 pixels wide and 150-4000 high",
         ));
+    }
+    Ok(())
+}
+
+fn jobs(config: &Config) -> Result<(), Issue> {
+    at_least_one("scheduler.shutdown_secs", config.scheduler.shutdown_secs)?;
+    let mut names = std::collections::HashSet::new();
+    for (i, job) in config.jobs.iter().enumerate() {
+        let key = |field: &str| format!("jobs[{i}].{field}");
+        if job.name.trim().is_empty() || !names.insert(job.name.as_str()) {
+            return Err(Issue::new(
+                &key("name"),
+                format!("{:?}: every job needs a unique, non-empty name", job.name),
+            ));
+        }
+        job.post_kind().map_err(|e| Issue::new(&key("kind"), e))?;
+        job.window_or(crate::analytics::Window::H24)
+            .map_err(|e| Issue::new(&key("window"), e))?;
+        let field = if job.time_zone.is_empty() || job.time_zone.parse::<chrono_tz::Tz>().is_ok() {
+            "schedule"
+        } else {
+            "time_zone"
+        };
+        job.schedule_in(config.summary.tz())
+            .map_err(|e| Issue::new(&key(field), e.to_string()))?;
+        for (j, coin) in job.coins.iter().enumerate() {
+            if coin.trim().is_empty() || !coin.trim().bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(Issue::new(
+                    &format!("jobs[{i}].coins[{j}]"),
+                    format!("{coin:?} is not a coin ticker such as \"BTC\""),
+                ));
+            }
+        }
+        for (platform, targets) in [("telegram", &job.telegram), ("discord", &job.discord)] {
+            for (j, target) in targets.iter().enumerate() {
+                if target.parse::<i64>().is_err() {
+                    return Err(Issue::new(
+                        &format!("jobs[{i}].{platform}[{j}]"),
+                        format!(
+                            "{target:?} is not a chat or channel id (digits, maybe a leading -)"
+                        ),
+                    ));
+                }
+            }
+        }
+        if job.telegram.is_empty() && job.discord.is_empty() {
+            return Err(Issue::new(
+                &key("name"),
+                format!(
+                    "job {:?} has no targets; list telegram and/or discord ids",
+                    job.name
+                ),
+            ));
+        }
     }
     Ok(())
 }

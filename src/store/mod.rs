@@ -18,10 +18,12 @@ macro_rules! with_pool {
     };
 }
 
+mod deliveries;
 mod market;
 mod schema;
 mod subscriptions;
 
+pub use deliveries::{DeliveryRecord, DeliveryState, DeliveryStore};
 pub use market::MarketStore;
 pub use subscriptions::{Subscription, SubscriptionStore};
 

@@ -45,6 +45,7 @@ CREATE TABLE liq_hour (
     MARKET_SQLITE,
     SUBSCRIPTIONS_SQLITE,
     PRICE_POINTS_INDEX,
+    DELIVERIES_SQLITE,
 ];
 
 /// Market context: candles, open interest, Fear & Greed.
@@ -117,7 +118,61 @@ CREATE TABLE liq_hour (
     MARKET_POSTGRES,
     SUBSCRIPTIONS_POSTGRES,
     PRICE_POINTS_INDEX,
+    DELIVERIES_POSTGRES,
 ];
+
+/// Scheduled slots: who claimed each (one instance renders and sends it), and how each target
+/// fared, so a restart or a second instance never sends a slot twice.
+const DELIVERIES_SQLITE: &str = r"
+CREATE TABLE slot_claims (
+    slot       TEXT PRIMARY KEY NOT NULL,
+    fire_ms    INTEGER NOT NULL,
+    owner      TEXT NOT NULL,
+    claimed_ms INTEGER NOT NULL,
+    done       INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE deliveries (
+    slot       TEXT NOT NULL,
+    platform   TEXT NOT NULL,
+    target     TEXT NOT NULL,
+    fire_ms    INTEGER NOT NULL,
+    state      TEXT NOT NULL,
+    detail     TEXT,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (slot, platform, target)
+) WITHOUT ROWID;
+CREATE INDEX deliveries_state ON deliveries (state, fire_ms);
+CREATE TABLE scheduler_checkpoint (
+    id         INTEGER PRIMARY KEY NOT NULL,
+    checked_ms INTEGER NOT NULL
+);
+";
+
+/// See [`DELIVERIES_SQLITE`].
+const DELIVERIES_POSTGRES: &str = r"
+CREATE TABLE slot_claims (
+    slot       TEXT PRIMARY KEY NOT NULL,
+    fire_ms    BIGINT NOT NULL,
+    owner      TEXT NOT NULL,
+    claimed_ms BIGINT NOT NULL,
+    done       BOOLEAN NOT NULL
+);
+CREATE TABLE deliveries (
+    slot       TEXT NOT NULL,
+    platform   TEXT NOT NULL,
+    target     TEXT NOT NULL,
+    fire_ms    BIGINT NOT NULL,
+    state      TEXT NOT NULL,
+    detail     TEXT,
+    updated_ms BIGINT NOT NULL,
+    PRIMARY KEY (slot, platform, target)
+);
+CREATE INDEX deliveries_state ON deliveries (state, fire_ms);
+CREATE TABLE scheduler_checkpoint (
+    id         INTEGER PRIMARY KEY NOT NULL,
+    checked_ms BIGINT NOT NULL
+);
+";
 
 /// One coin's events over a window, for heatmaps, read from the index alone: without it a
 /// 24h BTC heatmap visits every coin's rows of the window through the time index.
