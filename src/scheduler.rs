@@ -300,6 +300,23 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
+    /// Claims `id` for this instance; false when another instance has it or the store failed
+    /// (logged; a later tick or sweep tries again).
+    async fn claim(&self, id: &str, plan: &SlotPlan, now_ms: i64) -> bool {
+        let fire_ms = plan.key.at.timestamp_millis();
+        match self
+            .store
+            .claim_slot(id, fire_ms, &self.owner, now_ms, LEASE_MS)
+            .await
+        {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                warn!(slot = %id, error = %e, "Claiming a slot failed.");
+                false
+            }
+        }
+    }
+
     /// Runs on the real clock until `shutdown`, then gives sends in flight
     /// `scheduler.shutdown_secs` to finish.
     ///
@@ -472,22 +489,8 @@ impl SchedulerRun {
     async fn skip(&mut self, plan: &SlotPlan, now: DateTime<Utc>) {
         let store = &self.parts.store;
         let now_ms = now.timestamp_millis();
-        match store
-            .claim_slot(
-                &plan.id,
-                plan.key.at.timestamp_millis(),
-                &self.parts.owner,
-                now_ms,
-                LEASE_MS,
-            )
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(e) => {
-                warn!(slot = %plan.id, error = %e, "Claiming a slot failed.");
-                return;
-            }
+        if !self.parts.claim(&plan.id, plan, now_ms).await {
+            return;
         }
         warn!(slot = %plan.id, fire = %plan.key.at, targets = plan.targets.len(), "A slot missed by more than the grace period is skipped.");
         for (platform, target) in &plan.targets {
@@ -512,22 +515,8 @@ impl SchedulerRun {
         let store = &parts.store;
         let now_ms = now.timestamp_millis();
         let claim = claim.unwrap_or_else(|| plan.id.clone());
-        match store
-            .claim_slot(
-                &claim,
-                plan.key.at.timestamp_millis(),
-                &parts.owner,
-                now_ms,
-                LEASE_MS,
-            )
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(e) => {
-                warn!(slot = %plan.id, error = %e, "Claiming a slot failed; another tick retries.");
-                return;
-            }
+        if !parts.claim(&claim, &plan, now_ms).await {
+            return;
         }
         for (platform, target) in &plan.targets {
             let pending = record(&plan, platform, target, DeliveryState::NotSent, None);

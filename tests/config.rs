@@ -173,8 +173,8 @@ fn unknown_env_override_names_the_var_and_the_key() {
             "overlay_base.toml",
             &[("LIQBOT_STOR__URL", "sqlite://x.db")]
         ),
-        "environment variable LIQBOT_STOR__URL: unknown key `stor` (expected one of commands, discord, \
-         market, render, secrets_file, sources, store, summary, telegram)"
+        "environment variable LIQBOT_STOR__URL: unknown key `stor` (expected one of commands, \
+         discord, jobs, market, render, scheduler, secrets_file, sources, store, summary, telegram)"
     );
 }
 
