@@ -10,10 +10,12 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::alerts::AlertDispatcher;
 use crate::config::Config;
 use crate::delivery::Outlet;
 use crate::discord::{self, RunningDiscord};
 use crate::ingest::{IngestStats, WriterSettings, run_writer};
+use crate::model::Liquidation;
 use crate::pollers::{self, RunningPollers};
 use crate::render::posts::Renderer;
 use crate::scheduler::Scheduler;
@@ -23,6 +25,8 @@ use crate::telegram::{self, RunningTelegram};
 
 /// Parsed event batches waiting for the writer; when full, sources wait (backpressure).
 const EVENT_QUEUE: usize = 1_024;
+/// Stored batches waiting for the alert engine; when full, the writer skips it (logged).
+const ALERT_QUEUE: usize = 1_024;
 
 /// A running bot.
 pub struct Bot {
@@ -58,11 +62,20 @@ impl Bot {
                 u64::from(config.store.retention_days) * 86_400,
             )),
         };
+        // Stored batches go on to the alert engine when a chat platform can post them.
+        let has_chat = config.telegram_token.is_some() || config.discord_token.is_some();
+        let (tap, tapped) = if has_chat {
+            let (tap, tapped) = mpsc::channel(ALERT_QUEUE);
+            (Some(tap), Some(tapped))
+        } else {
+            (None, None)
+        };
         let writer = tokio::spawn(run_writer(
             Arc::clone(&store),
             rx,
             settings,
             Arc::clone(&ingest),
+            tap,
         ));
         // The sources hold the only senders: when they stop, the writer drains and ends.
         let sources = venues::start(config, &tx, &shutdown)?;
@@ -76,6 +89,7 @@ impl Bot {
             Arc::new(config.clone()),
             Arc::clone(&store),
             pollers.clone(),
+            tapped,
             &shutdown,
         )
         .await?;
@@ -136,6 +150,7 @@ pub struct ChatServices {
     /// The Discord adapter, when `LIQBOT_DISCORD_TOKEN` (or the secrets file) sets a token.
     pub discord: Option<RunningDiscord>,
     scheduler: Option<JoinHandle<()>>,
+    alerts: Option<JoinHandle<()>>,
 }
 
 impl ChatServices {
@@ -148,6 +163,7 @@ impl ChatServices {
         config: Arc<Config>,
         store: Arc<SqlStore>,
         pollers: Option<Arc<RunningPollers>>,
+        stored_events: Option<mpsc::Receiver<Vec<Liquidation>>>,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<Self> {
         if config.telegram_token.is_none() && config.discord_token.is_none() {
@@ -179,6 +195,19 @@ impl ChatServices {
             outlets.push(Arc::new(discord.sender.clone()));
             services.discord = Some(discord);
         }
+        let owner = instance_name();
+        if let Some(events) = stored_events {
+            services.alerts = Some(
+                AlertDispatcher {
+                    store: Arc::clone(&store),
+                    renderer: Arc::clone(&renderer),
+                    rules: config.alerts.clone(),
+                    outlets: outlets.clone(),
+                    owner: owner.clone(),
+                }
+                .spawn(events, shutdown.child_token()),
+            );
+        }
         services.scheduler = Some(
             Scheduler {
                 store,
@@ -186,7 +215,7 @@ impl ChatServices {
                 config: Arc::clone(&config),
                 pollers,
                 outlets,
-                owner: instance_name(),
+                owner,
             }
             .spawn(shutdown.child_token())?,
         );
@@ -205,6 +234,11 @@ impl ChatServices {
             && let Err(e) = scheduler.await
         {
             warn!(error = %e, "The scheduler ended abnormally.");
+        }
+        if let Some(alerts) = self.alerts
+            && let Err(e) = alerts.await
+        {
+            warn!(error = %e, "The alert dispatcher ended abnormally.");
         }
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tracing::{debug, error, info};
+use tracing::{debug, error, info, warn};
 
 use crate::model::Liquidation;
 use crate::sources::ws::Backoff;
@@ -58,6 +58,7 @@ pub async fn run_writer<S: Store>(
     mut rx: mpsc::Receiver<Vec<Liquidation>>,
     settings: WriterSettings,
     stats: Arc<IngestStats>,
+    tap: Option<mpsc::Sender<Vec<Liquidation>>>,
 ) {
     let mut batch: Vec<Liquidation> = Vec::with_capacity(settings.batch_size);
     let mut deadline: Option<Instant> = None;
@@ -67,7 +68,7 @@ pub async fn run_writer<S: Store>(
             Some(at) => tokio::select! {
                 r = rx.recv() => r,
                 () = tokio::time::sleep_until(at) => {
-                    write(&*store, &mut batch, &stats).await;
+                    write(&*store, &mut batch, &stats, tap.as_ref()).await;
                     deadline = None;
                     continue;
                 }
@@ -81,7 +82,7 @@ pub async fn run_writer<S: Store>(
         batch.extend(events);
         deadline.get_or_insert_with(|| Instant::now() + settings.flush_interval);
         if batch.len() >= settings.batch_size {
-            write(&*store, &mut batch, &stats).await;
+            write(&*store, &mut batch, &stats, tap.as_ref()).await;
             deadline = None;
         }
         if let Some(retention) = settings.retention
@@ -91,7 +92,7 @@ pub async fn run_writer<S: Store>(
             next_prune = Instant::now() + Duration::from_secs(3600);
         }
     }
-    write(&*store, &mut batch, &stats).await;
+    write(&*store, &mut batch, &stats, tap.as_ref()).await;
     info!(
         inserted = stats.inserted.load(Ordering::Relaxed),
         duplicates = stats.duplicates.load(Ordering::Relaxed),
@@ -99,7 +100,14 @@ pub async fn run_writer<S: Store>(
     );
 }
 
-async fn write<S: Store>(store: &S, batch: &mut Vec<Liquidation>, stats: &IngestStats) {
+/// Writes `batch`, retrying until it is stored, then hands it to `tap` (the alert engine),
+/// dropping it there rather than holding up ingest when the tap is full.
+async fn write<S: Store>(
+    store: &S,
+    batch: &mut Vec<Liquidation>,
+    stats: &IngestStats,
+    tap: Option<&mpsc::Sender<Vec<Liquidation>>>,
+) {
     if batch.is_empty() {
         return;
     }
@@ -119,6 +127,14 @@ async fn write<S: Store>(store: &S, batch: &mut Vec<Liquidation>, stats: &Ingest
                     duplicates = outcome.duplicates,
                     "Batch written."
                 );
+                if let Some(tap) = tap
+                    && tap.try_send(batch.clone()).is_err()
+                {
+                    warn!(
+                        events = batch.len(),
+                        "The alert engine is behind; a batch was not checked for alerts."
+                    );
+                }
                 batch.clear();
                 return;
             }

@@ -4,6 +4,7 @@
 //! [`store`] keeps them with per-minute buckets, [`analytics`] summarises windows, and the
 //! drivers (the demo today; the scheduler and chat commands later) print or post the result.
 
+pub mod alerts;
 pub mod analytics;
 pub mod bench;
 pub mod bot;

@@ -1,6 +1,8 @@
 //! `[scheduler]` and `[[jobs]]`: posts on a schedule to fixed chats and channels, next to the
 //! subscriptions users create with `/subscribe`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::analytics::Window;
@@ -114,6 +116,49 @@ impl JobConfig {
                 .iter()
                 .map(|c| Some(c.trim().to_ascii_uppercase()))
                 .collect()
+        }
+    }
+}
+
+/// `[alerts]`: posts as liquidations arrive, to `telegram` and `discord` and to every chat that
+/// subscribed to `alert`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// One liquidation of at least this many USD is an alert (coins not in
+    /// `large_usd_by_coin`).
+    pub large_usd: f64,
+    /// Per-coin thresholds for a single liquidation.
+    pub large_usd_by_coin: BTreeMap<String, f64>,
+    /// A cascade: at least this many USD liquidated within `cascade_minutes`.
+    pub cascade_usd: f64,
+    /// The cascade window, minutes.
+    pub cascade_minutes: u64,
+    /// Coins watched for cascades one by one; empty watches all coins together.
+    pub cascade_coins: Vec<String>,
+    /// A running cascade is posted again when it has grown by this many percent since it was
+    /// last posted.
+    pub update_step_pct: f64,
+    /// After a cascade ends, a new one for the same coins is not posted for this many minutes.
+    pub cooldown_minutes: u64,
+    /// Telegram chat ids that get every alert.
+    pub telegram: Vec<String>,
+    /// Discord channel ids that get every alert.
+    pub discord: Vec<String>,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            large_usd: 250_000.0,
+            large_usd_by_coin: BTreeMap::from([("BTC".to_owned(), 1_000_000.0)]),
+            cascade_usd: 50_000_000.0,
+            cascade_minutes: 15,
+            cascade_coins: Vec::new(),
+            update_step_pct: 25.0,
+            cooldown_minutes: 60,
+            telegram: Vec::new(),
+            discord: Vec::new(),
         }
     }
 }

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 pub use env::{DATABASE_URL_VAR, DISCORD_TOKEN_VAR, ENV_PREFIX, RESERVED_VARS, TELEGRAM_TOKEN_VAR};
 pub use error::ConfigError;
-pub use jobs::{JobConfig, SchedulerConfig};
+pub use jobs::{AlertsConfig, JobConfig, SchedulerConfig};
 pub use market::{ChartTheme, FearGreedConfig, LevelsConfig, MarketConfig, RenderConfig};
 pub use secret::{Secret, mask_url};
 pub use sections::{
@@ -65,6 +65,8 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     /// `[[jobs]]`: scheduled posts to fixed targets.
     pub jobs: Vec<JobConfig>,
+    /// `[alerts]`.
+    pub alerts: AlertsConfig,
     /// The Telegram bot token (`LIQBOT_TELEGRAM_TOKEN`, else the secrets file); not a file key.
     #[serde(skip)]
     pub telegram_token: Option<Secret>,

@@ -123,12 +123,50 @@ pub(crate) fn validate(config: &Config) -> Result<(), Issue> {
         ));
     }
     jobs(config)?;
+    alerts(config)?;
     let render = &config.render;
     if !(200..=4000).contains(&render.width) || !(150..=4000).contains(&render.height) {
         return Err(Issue::new(
             "render.width",
             "images must be 200-4000 pixels wide and 150-4000 high",
         ));
+    }
+    Ok(())
+}
+
+fn alerts(config: &Config) -> Result<(), Issue> {
+    let alerts = &config.alerts;
+    let positive = |key: &str, v: f64| {
+        if v.is_finite() && v > 0.0 {
+            Ok(())
+        } else {
+            Err(Issue::new(
+                key,
+                format!("{v} must be a positive number of USD"),
+            ))
+        }
+    };
+    positive("alerts.large_usd", alerts.large_usd)?;
+    positive("alerts.cascade_usd", alerts.cascade_usd)?;
+    for (coin, usd) in &alerts.large_usd_by_coin {
+        positive(&format!("alerts.large_usd_by_coin.{coin}"), *usd)?;
+    }
+    at_least_one("alerts.cascade_minutes", alerts.cascade_minutes)?;
+    if !(alerts.update_step_pct.is_finite() && alerts.update_step_pct > 0.0) {
+        return Err(Issue::new(
+            "alerts.update_step_pct",
+            "must be a positive percentage",
+        ));
+    }
+    for (platform, targets) in [("telegram", &alerts.telegram), ("discord", &alerts.discord)] {
+        for (j, target) in targets.iter().enumerate() {
+            if target.parse::<i64>().is_err() {
+                return Err(Issue::new(
+                    &format!("alerts.{platform}[{j}]"),
+                    format!("{target:?} is not a chat or channel id (digits, maybe a leading -)"),
+                ));
+            }
+        }
     }
     Ok(())
 }

@@ -224,6 +224,18 @@ impl Renderer {
         })
     }
 
+    /// One alert as a post for both platforms (alerts carry no image).
+    ///
+    /// # Errors
+    /// When a template fails.
+    pub fn render_alert(&self, alert: &Alert, now_ms: i64) -> anyhow::Result<PostBundle> {
+        Ok(PostBundle {
+            kind: PostKind::Alert,
+            posts: self.both(&PostData::Alert { alert }, now_ms)?,
+            images: Vec::new(),
+        })
+    }
+
     /// The alerts the window's data would have fired: its largest liquidation, and its
     /// heaviest 15 minutes when they reach the cascade threshold.
     async fn alerts(
@@ -249,13 +261,7 @@ impl Renderer {
         }
         alerts
             .iter()
-            .map(|alert| {
-                Ok(PostBundle {
-                    kind: PostKind::Alert,
-                    posts: self.both(&PostData::Alert { alert }, request.now_ms)?,
-                    images: Vec::new(),
-                })
-            })
+            .map(|alert| self.render_alert(alert, request.now_ms))
             .collect()
     }
 }
