@@ -173,7 +173,7 @@ fn unknown_env_override_names_the_var_and_the_key() {
             "overlay_base.toml",
             &[("LIQBOT_STOR__URL", "sqlite://x.db")]
         ),
-        "environment variable LIQBOT_STOR__URL: unknown key `stor` (expected one of commands, \
+        "environment variable LIQBOT_STOR__URL: unknown key `stor` (expected one of alerts, commands, \
          discord, jobs, market, render, scheduler, secrets_file, sources, store, summary, telegram)"
     );
 }
