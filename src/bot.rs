@@ -63,7 +63,8 @@ impl Bot {
             )),
         };
         // Stored batches go on to the alert engine when a chat platform can post them.
-        let has_chat = config.telegram_token.is_some() || config.discord_token.is_some();
+        let has_chat = config.has_role("post")
+            && (config.telegram_token.is_some() || config.discord_token.is_some());
         let (tap, tapped) = if has_chat {
             let (tap, tapped) = mpsc::channel(ALERT_QUEUE);
             (Some(tap), Some(tapped))
@@ -78,9 +79,14 @@ impl Bot {
             tap,
         ));
         // The sources hold the only senders: when they stop, the writer drains and ends.
-        let sources = venues::start(config, &tx, &shutdown)?;
+        let collect = config.has_role("collect");
+        let sources = if collect {
+            venues::start(config, &tx, &shutdown)?
+        } else {
+            Vec::new()
+        };
         drop(tx);
-        let pollers = if config.market.enabled {
+        let pollers = if collect && config.market.enabled {
             Some(Arc::new(pollers::start(config, &store, &shutdown)?))
         } else {
             None
@@ -166,7 +172,9 @@ impl ChatServices {
         stored_events: Option<mpsc::Receiver<Vec<Liquidation>>>,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<Self> {
-        if config.telegram_token.is_none() && config.discord_token.is_none() {
+        if !config.has_role("post")
+            || (config.telegram_token.is_none() && config.discord_token.is_none())
+        {
             return Ok(Self::default());
         }
         let renderer = Arc::new(Renderer::new(&config)?);

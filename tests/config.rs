@@ -174,7 +174,8 @@ fn unknown_env_override_names_the_var_and_the_key() {
             &[("LIQBOT_STOR__URL", "sqlite://x.db")]
         ),
         "environment variable LIQBOT_STOR__URL: unknown key `stor` (expected one of alerts, commands, \
-         discord, jobs, market, render, scheduler, secrets_file, sources, store, summary, telegram)"
+         discord, jobs, market, render, roles, scheduler, secrets_file, sources, store, summary, \
+         telegram)"
     );
 }
 
@@ -431,4 +432,16 @@ fn chat_settings_are_validated_with_their_keys() {
     )
     .unwrap();
     assert_eq!(config.discord.dev_guild(), Some(2_000_000_000_000_000_001));
+}
+
+#[test]
+fn roles_are_collect_and_or_post() {
+    let both = load("overlay_base.toml", &[]).unwrap();
+    assert!(both.has_role("collect") && both.has_role("post"));
+    let poster = load("overlay_base.toml", &[("LIQBOT_ROLES", r#"["post"]"#)]).unwrap();
+    assert!(poster.has_role("post") && !poster.has_role("collect"));
+    assert_eq!(
+        load_err("overlay_base.toml", &[("LIQBOT_ROLES", r#"["watch"]"#)]),
+        "environment variable LIQBOT_ROLES: key `roles`: \"watch\" is not a role; use collect and/or post"
+    );
 }

@@ -526,3 +526,30 @@ async fn channels_and_anonymous_admins_may_subscribe_and_unknown_commands_get_a_
     bot.shutdown().await.expect("shutdown").close().await;
     h.fake.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_split_collecting_from_posting() {
+    let h = Harness::with(|config| {
+        config.sources.binance.enabled = true;
+        config.roles = liqbot::config::Roles(vec!["post".to_owned()]);
+    })
+    .await;
+    let poster = Bot::start(&h.config).await.expect("bot starts");
+    assert!(
+        poster.sources.is_empty(),
+        "a post-only instance streams nothing"
+    );
+    assert!(poster.chat.telegram.is_some());
+    poster.shutdown().await.expect("shutdown").close().await;
+
+    let mut config = h.config.clone();
+    config.roles = liqbot::config::Roles(vec!["collect".to_owned()]);
+    let collector = Bot::start(&config).await.expect("bot starts");
+    assert_eq!(collector.sources.len(), 1);
+    assert!(
+        collector.chat.telegram.is_none(),
+        "a collect-only instance posts nothing"
+    );
+    collector.shutdown().await.expect("shutdown").close().await;
+    h.fake.stop().await;
+}

@@ -45,6 +45,9 @@ pub struct Config {
     /// Optional path of a TOML file with `telegram_token`, `discord_token` and `database_url`;
     /// relative paths are resolved against the config file's directory. Empty means none.
     pub secrets_file: String,
+    /// What this instance does: `collect` (stream liquidations and market context into the
+    /// store) and/or `post` (answer commands, scheduled posts, alerts).
+    pub roles: Roles,
     /// `[store]`.
     pub store: StoreConfig,
     /// `[sources]`.
@@ -75,7 +78,27 @@ pub struct Config {
     pub discord_token: Option<Secret>,
 }
 
+/// The roles an instance can take.
+pub const ROLES: [&str; 2] = ["collect", "post"];
+
+/// `roles`: both by default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Roles(pub Vec<String>);
+
+impl Default for Roles {
+    fn default() -> Self {
+        Self(ROLES.iter().map(|r| (*r).to_owned()).collect())
+    }
+}
+
 impl Config {
+    /// Whether this instance has `role` (`collect` or `post`).
+    #[must_use]
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.0.iter().any(|r| r.eq_ignore_ascii_case(role))
+    }
+
     /// Reads the file, applies the process environment, validates.
     ///
     /// # Errors

@@ -34,6 +34,22 @@ const HTTP_SCHEMES: [&str; 2] = ["https://", "http://"];
 
 /// Returns the first problem in `config`, checking keys in file order.
 pub(crate) fn validate(config: &Config) -> Result<(), Issue> {
+    let roles = &config.roles.0;
+    if roles.is_empty() {
+        return Err(Issue::new(
+            "roles",
+            "names no role; use [\"collect\", \"post\"] or one of them",
+        ));
+    }
+    if let Some(bad) = roles
+        .iter()
+        .find(|r| !super::ROLES.iter().any(|k| k.eq_ignore_ascii_case(r)))
+    {
+        return Err(Issue::new(
+            "roles",
+            format!("{bad:?} is not a role; use collect and/or post"),
+        ));
+    }
     let store = &config.store;
     database_url(&store.url)?;
     at_least_one("store.retention_days", u64::from(store.retention_days))?;
