@@ -14,17 +14,21 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::analytics::alert::{Alert, Cascade};
-use crate::config::AlertsConfig;
+use crate::analytics::Cluster;
+use crate::analytics::alert::{Alert, Cascade, level_crosses};
+use crate::config::{AlertsConfig, MarketConfig};
 use crate::delivery::{DeliveryError, Outlet};
 use crate::model::{Liquidation, Side};
 use crate::render::posts::Renderer;
+use crate::report::market_report_with_levels;
 use crate::store::{
     DeliveryRecord, DeliveryState, DeliveryStore as _, SqlStore, SubscriptionStore as _,
 };
 
 /// A claim on an alert is taken over after this long if its owner died.
 const LEASE_MS: i64 = 10 * 60_000;
+/// How often the price is compared with the estimated liquidation clusters.
+const LEVEL_CHECK: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What the engine wants posted.
 #[derive(Debug, Clone, PartialEq)]
@@ -249,6 +253,14 @@ pub struct AlertDispatcher {
     pub outlets: Vec<Arc<dyn Outlet>>,
     /// This instance's name in claims.
     pub owner: String,
+    /// Market settings, for the level-cross check; `None` turns it off.
+    pub market: Option<MarketConfig>,
+}
+
+/// What the level-cross check remembers per coin: the price and clusters at the last check.
+#[derive(Debug, Default)]
+struct LevelWatch {
+    last: HashMap<String, (f64, Vec<Cluster>)>,
 }
 
 impl AlertDispatcher {
@@ -261,9 +273,18 @@ impl AlertDispatcher {
     ) -> JoinHandle<()> {
         tokio::spawn(async move {
             let mut engine = AlertEngine::new(&self.rules);
+            let mut watch = LevelWatch::default();
+            let mut levels = tokio::time::interval(LEVEL_CHECK);
+            levels.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 let batch = tokio::select! {
                     batch = events.recv() => batch,
+                    _ = levels.tick() => {
+                        for action in self.check_levels(&mut watch, Utc::now().timestamp_millis()).await {
+                            self.post(&action).await;
+                        }
+                        continue;
+                    }
                     () = shutdown.cancelled() => None,
                 };
                 let Some(batch) = batch else { break };
@@ -274,6 +295,54 @@ impl AlertDispatcher {
         })
     }
 
+    /// Compares each coin's price with the clusters estimated at the last check; a cluster
+    /// the price went through is an alert, keyed by coin, side, level and cooldown period so
+    /// every instance that sees it in that period makes the same claim.
+    async fn check_levels(&self, watch: &mut LevelWatch, now_ms: i64) -> Vec<AlertAction> {
+        let Some(market) = &self.market else {
+            return Vec::new();
+        };
+        let cooldown_ms =
+            (i64::try_from(self.rules.cooldown_minutes).unwrap_or(60) * 60_000).max(60_000);
+        let mut actions = Vec::new();
+        for coin in &market.coins {
+            let report =
+                match market_report_with_levels(&self.store, market, coin, now_ms, None).await {
+                    Ok((report, _)) => report,
+                    Err(e) => {
+                        warn!(coin = %coin, error = %e, "Estimating levels for alerts failed.");
+                        continue;
+                    }
+                };
+            let Some(price) = report
+                .context
+                .as_ref()
+                .map(|c| c.price)
+                .filter(|p| *p > 0.0)
+            else {
+                continue;
+            };
+            let clusters: Vec<Cluster> =
+                report.above.iter().chain(&report.below).cloned().collect();
+            if let Some((from, before)) = watch.last.get(coin) {
+                for cross in level_crosses(coin, before, *from, price, now_ms) {
+                    let key = format!(
+                        "level:{coin}:{}:{}:{}",
+                        cross.side.as_str(),
+                        cross.level_price.round(),
+                        now_ms / cooldown_ms
+                    );
+                    actions.push(AlertAction::New {
+                        key,
+                        alert: Alert::LevelCross(cross),
+                    });
+                }
+            }
+            watch.last.insert(coin.clone(), (price, clusters));
+        }
+        actions
+    }
+
     /// Claims `action` and sends it; does nothing when another instance has it.
     pub async fn post(&self, action: &AlertAction) {
         let id = action.claim_id();
@@ -281,6 +350,7 @@ impl AlertDispatcher {
         let fire_ms = match action.alert() {
             Alert::Large { event, .. } => event.ts_ms,
             Alert::Cascade(c) => c.end_ms,
+            Alert::LevelCross(l) => l.ts_ms,
         };
         match self
             .store

@@ -212,6 +212,7 @@ impl ChatServices {
                     rules: config.alerts.clone(),
                     outlets: outlets.clone(),
                     owner: owner.clone(),
+                    market: config.market.enabled.then(|| config.market.clone()),
                 }
                 .spawn(events, shutdown.child_token()),
             );

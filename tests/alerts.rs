@@ -24,7 +24,7 @@ const T0: i64 = 1_795_262_400_000;
 fn cascade_usd(action: &AlertAction) -> f64 {
     match action.alert() {
         Alert::Cascade(c) => c.usd,
-        Alert::Large { .. } => panic!("expected a cascade: {action:?}"),
+        _ => panic!("expected a cascade: {action:?}"),
     }
 }
 
@@ -139,7 +139,7 @@ fn a_large_liquidation_alerts_with_its_coins_threshold_once() {
                 event,
                 threshold_usd,
             } => (event.base.clone(), event.usd, *threshold_usd),
-            Alert::Cascade(_) => panic!("no cascade"),
+            other => panic!("only large liquidations: {other:?}"),
         })
         .collect();
     assert_eq!(
@@ -219,6 +219,7 @@ async fn each_alert_is_posted_once_across_instances_to_targets_and_subscribers()
             rules: config.alerts.clone(),
             outlets: vec![Arc::new(recorder.clone()) as Arc<dyn Outlet>],
             owner: owner.to_owned(),
+            market: None,
         };
         let (a, b) = (dispatcher("a"), dispatcher("b"));
         // Both instances see the same event and decide the same alert.
@@ -272,4 +273,45 @@ async fn the_writer_hands_every_stored_batch_to_the_alert_engine() {
     }
     assert_eq!(seen, events, "stored, then tapped, in order");
     assert_eq!(store.event_count().await.unwrap(), 3);
+}
+
+#[test]
+fn a_level_cross_is_a_cluster_the_price_went_through() {
+    use liqbot::analytics::Cluster;
+    use liqbot::analytics::alert::level_crosses;
+    let cluster = |side, price, usd| Cluster {
+        side,
+        price,
+        usd,
+        distance_pct: 0.0,
+    };
+    let clusters = [
+        cluster(Short, 94_000.0, 1.0e9),
+        cluster(Short, 96_000.0, 4.0e8),
+        cluster(Long, 91_000.0, 6.41e8),
+    ];
+    // Up from 93,600 to 94,150: through the $1B short cluster at 94,000 only.
+    let up = level_crosses("BTC", &clusters, 93_600.0, 94_150.0, T0);
+    assert_eq!(up.len(), 1);
+    assert_eq!(
+        (up[0].side, up[0].level_price, up[0].usd),
+        (Short, 94_000.0, 1.0e9)
+    );
+    // Down to exactly 91,000 counts; staying between clusters does not.
+    let down = level_crosses("BTC", &clusters, 92_000.0, 91_000.0, T0);
+    assert_eq!(down.len(), 1);
+    assert_eq!(down[0].side, Long);
+    assert!(level_crosses("BTC", &clusters, 92_000.0, 93_000.0, T0).is_empty());
+
+    // The post says what was crossed, and that it is an estimate.
+    let renderer = Renderer::new(&Config::default()).unwrap();
+    let bundle = renderer
+        .render_alert(&Alert::LevelCross(up[0].clone()), T0)
+        .unwrap();
+    let text = &bundle.posts[0].text;
+    assert!(
+        text.contains("BTC went up through ~$1.00B of estimated short liquidations at $94,000"),
+        "{text}"
+    );
+    assert!(text.contains("estimates from a model"), "{text}");
 }

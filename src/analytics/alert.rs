@@ -18,6 +18,55 @@ pub enum Alert {
     },
     /// Many liquidations within a short window.
     Cascade(Cascade),
+    /// The price moved through one of the largest estimated liquidation clusters.
+    LevelCross(LevelCross),
+}
+
+/// The price crossing an estimated liquidation cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LevelCross {
+    /// The coin.
+    pub coin: String,
+    /// `Short` for a cluster above the price crossed upward (short positions liquidated),
+    /// `Long` for one below crossed downward.
+    pub side: crate::model::Side,
+    /// The cluster's price.
+    pub level_price: f64,
+    /// The USD the model estimated at the cluster.
+    pub usd: f64,
+    /// The price at the previous check.
+    pub from_price: f64,
+    /// The price now.
+    pub price: f64,
+    /// When it was seen, ms.
+    pub ts_ms: i64,
+}
+
+/// The clusters the price went through between two checks: a cluster above crossed when the
+/// price rose to or past it, one below when it fell to or past it.
+#[must_use]
+pub fn level_crosses(
+    coin: &str,
+    clusters: &[crate::analytics::Cluster],
+    from_price: f64,
+    price: f64,
+    ts_ms: i64,
+) -> Vec<LevelCross> {
+    clusters
+        .iter()
+        .filter(|c| {
+            (from_price < c.price && c.price <= price) || (from_price > c.price && c.price >= price)
+        })
+        .map(|c| LevelCross {
+            coin: coin.to_owned(),
+            side: c.side,
+            level_price: c.price,
+            usd: c.usd,
+            from_price,
+            price,
+            ts_ms,
+        })
+        .collect()
 }
 
 /// Liquidations adding up to at least a threshold within a few minutes.

@@ -181,6 +181,10 @@ pub fn color(data: &PostData<'_>) -> u32 {
                 Side::Short => 0.0,
             })),
             Alert::Cascade(c) => side_color(share(c.usd, c.long_usd)),
+            Alert::LevelCross(l) => side_color(Some(match l.side {
+                Side::Long => 1.0,
+                Side::Short => 0.0,
+            })),
         },
     }
 }

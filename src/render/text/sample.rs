@@ -4,7 +4,7 @@
 //! one, a report with context and one without, a large liquidation and cascades.
 
 use super::{Platform, PostData, TemplateError, Templates};
-use crate::analytics::alert::{Alert, Cascade};
+use crate::analytics::alert::{Alert, Cascade, LevelCross};
 use crate::analytics::context::CoinContext;
 use crate::analytics::levels::Cluster;
 use crate::analytics::{CoinTotals, Coverage, Largest, Summary};
@@ -205,6 +205,15 @@ fn alerts() -> Vec<Alert> {
             coin: Some("ETH".into()),
             ..cascade
         }),
+        Alert::LevelCross(LevelCross {
+            coin: "BTC".into(),
+            side: Side::Short,
+            level_price: 94_000.0,
+            usd: 1.0e9,
+            from_price: 93_600.0,
+            price: 94_150.0,
+            ts_ms: NOW_MS,
+        }),
     ]
 }
 
@@ -247,11 +256,12 @@ pub(super) fn render_all(templates: &Templates) -> Result<(), TemplateError> {
     {
         posts.push((label.to_owned(), PostData::FearGreed { reading }));
     }
-    for (alert, label) in
-        alerts
-            .iter()
-            .zip(["a large liquidation", "a cascade", "a cascade of one coin"])
-    {
+    for (alert, label) in alerts.iter().zip([
+        "a large liquidation",
+        "a cascade",
+        "a cascade of one coin",
+        "a level cross",
+    ]) {
         posts.push((label.to_owned(), PostData::Alert { alert }));
     }
     for platform in Platform::ALL {

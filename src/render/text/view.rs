@@ -136,7 +136,7 @@ pub struct FearGreedView<'a> {
     week_ago: Option<&'a FearGreed>,
 }
 
-/// A fired alert; `kind` is `large` or `cascade`.
+/// A fired alert; `kind` is `large`, `cascade` or `level_cross`.
 #[derive(Debug, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AlertView<'a> {
@@ -162,6 +162,23 @@ pub enum AlertView<'a> {
         totals: TotalsView<'a>,
         /// The threshold it crossed.
         threshold_usd: f64,
+    },
+    /// The price went through an estimated liquidation cluster.
+    LevelCross {
+        /// The coin.
+        coin: &'a str,
+        /// `short` (a cluster above, crossed upward) or `long` (below, crossed downward).
+        side: &'static str,
+        /// The cluster's price.
+        level_price: f64,
+        /// USD estimated at the cluster.
+        usd: f64,
+        /// The price at the previous check.
+        from_price: f64,
+        /// The price now.
+        price: f64,
+        /// When, ms.
+        ts_ms: i64,
     },
 }
 
@@ -335,6 +352,15 @@ fn alert_view(alert: &Alert) -> AlertView<'_> {
             threshold_usd: *threshold_usd,
         },
         Alert::Cascade(c) => cascade_view(c),
+        Alert::LevelCross(l) => AlertView::LevelCross {
+            coin: &l.coin,
+            side: l.side.as_str(),
+            level_price: l.level_price,
+            usd: l.usd,
+            from_price: l.from_price,
+            price: l.price,
+            ts_ms: l.ts_ms,
+        },
     }
 }
 
