@@ -39,8 +39,15 @@ pub const TICK: Duration = Duration::from_millis(500);
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 /// A claim not finished within this long is taken to belong to a dead instance.
 const LEASE_MS: i64 = 10 * 60_000;
-/// Fire times looked at per schedule and tick, at most (after a long downtime).
+/// Fire times kept per schedule and tick, at most (after a long downtime).
 const MAX_FIRES: usize = 1_000;
+/// Fire times walked per schedule and tick, at most.
+const MAX_STEPS: usize = 200_000;
+/// How far back a tick looks for missed slots (older ones are past any sensible grace and
+/// are neither sent nor recorded).
+const LOOKBACK: chrono::Duration = chrono::Duration::days(1);
+/// How often the checkpoint is stored when no slot fired.
+const CHECKPOINT_EVERY: chrono::Duration = chrono::Duration::seconds(5);
 
 /// What a slot posts.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -187,22 +194,25 @@ pub fn jobs_text(config: &Config, now: DateTime<Utc>) -> anyhow::Result<String> 
     Ok(out)
 }
 
-/// Every fire time of `schedule` in `(after, until]`, oldest first, at most [`MAX_FIRES`] (the
-/// newest ones).
+/// Every fire time of `schedule` in `(after, until]`, oldest first: at most the newest
+/// [`MAX_FIRES`], and none older than [`LOOKBACK`] before `until` (a per-second schedule after
+/// a month's downtime is not walked second by second).
 fn fires(schedule: &Schedule, after: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DateTime<Utc>> {
-    let mut out = Vec::new();
-    let mut t = after;
+    let mut out = std::collections::VecDeque::new();
+    let mut t = after.max(until - LOOKBACK);
+    let mut steps = 0;
     while let Some(next) = schedule.next_after(t) {
-        if next > until {
+        if next > until || steps >= MAX_STEPS {
             break;
         }
-        out.push(next);
+        out.push_back(next);
         if out.len() > MAX_FIRES {
-            out.remove(0);
+            out.pop_front();
         }
         t = next;
+        steps += 1;
     }
-    out
+    out.into()
 }
 
 /// The slots due in `(after, until]`: each job's, and the subscriptions' grouped so that
@@ -352,6 +362,8 @@ pub struct SchedulerRun {
     parts: Arc<Scheduler>,
     jobs: Vec<Job>,
     last: Option<DateTime<Utc>>,
+    /// When the checkpoint was last stored.
+    stored: Option<DateTime<Utc>>,
     cache: HashMap<String, Schedule>,
     warned: HashSet<String>,
     in_flight: JoinSet<()>,
@@ -368,6 +380,7 @@ impl SchedulerRun {
             parts: Arc::new(parts),
             jobs,
             last: None,
+            stored: None,
             cache: HashMap::new(),
             warned: HashSet::new(),
             in_flight: JoinSet::new(),
@@ -418,6 +431,7 @@ impl SchedulerRun {
                 warn!(platform = %sub.platform, chat = %sub.chat_id, kind = %sub.kind, error = %why, "Subscription skipped.");
             }
         }
+        let fired = !plans.is_empty();
         for plan in plans {
             if now - plan.key.at > self.grace() {
                 self.skip(&plan, now).await;
@@ -426,6 +440,10 @@ impl SchedulerRun {
             }
         }
         self.last = Some(now);
+        if !fired && self.stored.is_some_and(|at| now - at < CHECKPOINT_EVERY) {
+            return;
+        }
+        self.stored = Some(now);
         if let Err(e) = self
             .parts
             .store
@@ -707,6 +725,16 @@ mod tests {
         );
         assert_eq!(bad.len(), 1);
         assert_eq!(bad[0].0.chat_id, "2");
+    }
+
+    #[test]
+    fn a_month_of_downtime_on_a_per_second_schedule_is_bounded() {
+        let schedule = Schedule::parse("* * * * * *", chrono_tz::UTC).unwrap();
+        let until = at("2026-11-21T08:00:00Z");
+        let got = fires(&schedule, until - chrono::Duration::days(30), until);
+        assert_eq!(got.len(), MAX_FIRES);
+        assert_eq!(got.last(), Some(&until));
+        assert_eq!(got[0], until - chrono::Duration::seconds(999));
     }
 
     #[test]
