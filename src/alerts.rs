@@ -394,7 +394,20 @@ impl AlertDispatcher {
                 return;
             }
         };
-        info!(alert = %id, targets = targets.len(), "Alert.");
+        // An update edits the message each target got for the alert, where there is one.
+        let originals: HashMap<(String, String), String> = match action {
+            AlertAction::Update { key, .. } => self
+                .store
+                .slot_deliveries(&format!("alert:{key}"))
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|r| r.state == DeliveryState::Sent)
+                .filter_map(|r| Some(((r.platform, r.target), r.message_id?)))
+                .collect(),
+            AlertAction::New { .. } => HashMap::new(),
+        };
+        info!(alert = %id, targets = targets.len(), edits = originals.len(), "Alert.");
         let mut sends = Vec::new();
         for (platform, target) in targets {
             let outlet = self
@@ -403,29 +416,39 @@ impl AlertDispatcher {
                 .find(|o| o.platform().as_str() == platform)
                 .cloned();
             let bundle = Arc::clone(&bundle);
+            let original = originals.get(&(platform.clone(), target.clone())).cloned();
             sends.push(async move {
-                let result = match outlet {
-                    Some(outlet) => outlet.deliver(target.clone(), bundle).await,
-                    None => Err(DeliveryError::Rejected(format!(
+                let result = match (outlet, original) {
+                    (None, _) => Err(DeliveryError::Rejected(format!(
                         "{platform} is not running"
                     ))),
+                    (Some(outlet), Some(message)) => {
+                        match outlet
+                            .edit(target.clone(), message.clone(), Arc::clone(&bundle))
+                            .await
+                        {
+                            Ok(()) => Ok(Some(message)),
+                            // The message is gone or cannot be edited: post the update anew.
+                            Err(DeliveryError::Rejected(_)) => {
+                                outlet.deliver_with_id(target.clone(), bundle).await
+                            }
+                            Err(e) => Err(e),
+                        }
+                    }
+                    (Some(outlet), None) => outlet.deliver_with_id(target.clone(), bundle).await,
                 };
                 (platform, target, result)
             });
         }
-        let results: HashMap<(String, String), Result<(), DeliveryError>> =
-            futures_util::future::join_all(sends)
-                .await
-                .into_iter()
-                .map(|(p, t, r)| ((p, t), r))
-                .collect();
-        for ((platform, target), result) in results {
-            let (state, detail) = match result {
-                Ok(()) => (DeliveryState::Sent, None),
-                Err(DeliveryError::ShuttingDown) => {
-                    (DeliveryState::NotSent, Some("shutting down".to_owned()))
-                }
-                Err(e) => (DeliveryState::Failed, Some(e.to_string())),
+        for (platform, target, result) in futures_util::future::join_all(sends).await {
+            let (state, detail, message_id) = match result {
+                Ok(message_id) => (DeliveryState::Sent, None, message_id),
+                Err(DeliveryError::ShuttingDown) => (
+                    DeliveryState::NotSent,
+                    Some("shutting down".to_owned()),
+                    None,
+                ),
+                Err(e) => (DeliveryState::Failed, Some(e.to_string()), None),
             };
             let record = DeliveryRecord {
                 slot: id.clone(),
@@ -434,6 +457,7 @@ impl AlertDispatcher {
                 fire_ms,
                 state,
                 detail,
+                message_id,
             };
             if let Err(e) = self.store.record_delivery(&record, now_ms).await {
                 warn!(alert = %id, error = %e, "Recording an alert delivery failed.");

@@ -49,6 +49,34 @@ pub trait Outlet: Send + Sync {
         target: String,
         bundle: Arc<PostBundle>,
     ) -> BoxFuture<'static, Result<(), DeliveryError>>;
+
+    /// Like [`Self::deliver`], returning the platform's id of the post's main message, for a
+    /// later [`Self::edit`]; `None` where the outlet cannot tell.
+    fn deliver_with_id(
+        &self,
+        target: String,
+        bundle: Arc<PostBundle>,
+    ) -> BoxFuture<'static, Result<Option<String>, DeliveryError>> {
+        let sent = self.deliver(target, bundle);
+        Box::pin(async move { sent.await.map(|()| None) })
+    }
+
+    /// Replaces message `message_id` in `target` with `bundle` (a text post: alerts), where
+    /// the platform allows it.
+    ///
+    /// The default refuses, and the caller sends a new message instead.
+    fn edit(
+        &self,
+        _target: String,
+        _message_id: String,
+        _bundle: Arc<PostBundle>,
+    ) -> BoxFuture<'static, Result<(), DeliveryError>> {
+        Box::pin(async {
+            Err(DeliveryError::Rejected(
+                "this outlet cannot edit".to_owned(),
+            ))
+        })
+    }
 }
 
 /// How hard a send is retried.
@@ -168,16 +196,16 @@ impl Paced {
     /// # Errors
     /// How the message finally failed; a [`DeliveryError::TargetLost`] is not logged here
     /// (the caller marks the target inactive and logs that once).
-    pub async fn send<F, Fut, E>(
+    pub async fn send<F, Fut, T, E>(
         &self,
         target: i64,
         is_group: bool,
         mut attempt: F,
         classify: impl Fn(&E) -> SendFailure,
-    ) -> Result<(), DeliveryError>
+    ) -> Result<T, DeliveryError>
     where
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<(), E>>,
+        Fut: Future<Output = Result<T, E>>,
         E: fmt::Display,
     {
         let retry = self.retry;
@@ -190,9 +218,9 @@ impl Paced {
                 return Err(self.gave_up(target, DeliveryError::ShuttingDown));
             }
             let error = match attempt().await {
-                Ok(()) => {
+                Ok(value) => {
                     self.stats.sent.fetch_add(1, Ordering::Relaxed);
-                    return Ok(());
+                    return Ok(value);
                 }
                 Err(e) => e,
             };

@@ -590,6 +590,7 @@ fn record(
         fire_ms: plan.key.at.timestamp_millis(),
         state,
         detail,
+        message_id: None,
     }
 }
 

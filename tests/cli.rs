@@ -344,3 +344,85 @@ async fn two_instances_on_postgres_deliver_every_slot_and_alert_once() {
     fake.stop().await;
     db.store.close().await;
 }
+
+/// SIGTERM while a slot is being sent to 50 Telegram chats (paced at 30 a second): every send
+/// that started completed, the rest are recorded as not sent, nothing is half-recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_fan_out_to_50_targets_records_every_target() {
+    use liqbot::sim::telegram::FakeTelegram;
+    use liqbot::store::{DeliveryState, DeliveryStore as _};
+    let token = "4343:fan-out";
+    let fake = FakeTelegram::start(token, "LiqBot").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("fan.db").display());
+    let targets: Vec<String> = (1..=50).map(|i| format!("\"{}\"", 7000 + i)).collect();
+    // The job fires every 5 seconds; the first slot's fan-out is the one cut off.
+    let toml = format!(
+        "[store]\nurl = \"{url}\"\n\
+         [sources.binance]\nenabled = false\n[sources.bybit]\nenabled = false\n\
+         [sources.okx]\nenabled = false\n[market]\nenabled = false\n\
+         [telegram]\napi_url = \"{}\"\n\
+         [[jobs]]\nname = \"wide\"\nkind = \"summary\"\nwindow = \"1h\"\nschedule = \"*/5 * * * * *\"\n\
+         telegram = [{}]\n\
+         [alerts]\ncascade_usd = 1e15\n",
+        fake.url(),
+        targets.join(", ")
+    );
+    let path = dir.path().join("bot.toml");
+    std::fs::write(&path, toml).unwrap();
+    let child = spawn_run(&path, token);
+    // The first send of the fan-out, then SIGTERM mid-way.
+    fake.wait_for(Duration::from_secs(40), |calls| {
+        calls.iter().any(|c| c.method.starts_with("send"))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let logs = stop(child).await;
+
+    let store = SqlStore::open(&url).await.unwrap();
+    let records = store
+        .deliveries_in_state(DeliveryState::Sent, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .chain(
+            store
+                .deliveries_in_state(DeliveryState::NotSent, 0)
+                .await
+                .unwrap(),
+        )
+        .chain(
+            store
+                .deliveries_in_state(DeliveryState::Failed, 0)
+                .await
+                .unwrap(),
+        )
+        .filter(|r| r.slot.starts_with("job/wide:"))
+        .collect::<Vec<_>>();
+    let first_slot = records.iter().map(|r| r.fire_ms).min().unwrap();
+    let slot: Vec<_> = records.iter().filter(|r| r.fire_ms == first_slot).collect();
+    assert_eq!(slot.len(), 50, "every target recorded\n{logs}");
+    let sent = slot
+        .iter()
+        .filter(|r| r.state == DeliveryState::Sent)
+        .count();
+    let not_sent = slot
+        .iter()
+        .filter(|r| r.state == DeliveryState::NotSent)
+        .count();
+    let failed: Vec<_> = slot
+        .iter()
+        .filter(|r| r.state == DeliveryState::Failed)
+        .collect();
+    let delivered = (7001..=7050)
+        .filter(|chat| !fake.delivered_to(*chat).is_empty())
+        .count();
+    eprintln!(
+        "fan-out at SIGTERM: {sent} sent, {not_sent} not sent, {} failed; {delivered} chats got it",
+        failed.len()
+    );
+    assert_eq!(sent, delivered, "recorded as sent = arrived");
+    assert_eq!(sent + not_sent + failed.len(), 50);
+    store.close().await;
+    fake.stop().await;
+}

@@ -553,3 +553,83 @@ async fn roles_split_collecting_from_posting() {
     collector.shutdown().await.expect("shutdown").close().await;
     h.fake.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_growing_cascade_is_posted_once_then_edited_in_place() {
+    use liqbot::alerts::{AlertAction, AlertDispatcher, AlertEngine};
+    use liqbot::config::AlertsConfig;
+    use liqbot::delivery::Outlet;
+    use liqbot::render::posts::Renderer;
+    const ALERTS: i64 = -100_900;
+    let h = Harness::new().await;
+    let bot = h.start().await;
+    let rules = AlertsConfig {
+        telegram: vec![ALERTS.to_string()],
+        large_usd: 1e15,
+        large_usd_by_coin: Default::default(),
+        ..AlertsConfig::default()
+    };
+    let sender = bot.chat.telegram.as_ref().unwrap().sender.clone();
+    let dispatcher = AlertDispatcher {
+        store: std::sync::Arc::clone(&bot.store),
+        renderer: std::sync::Arc::new(Renderer::new(&h.config).unwrap()),
+        rules: rules.clone(),
+        outlets: vec![std::sync::Arc::new(sender) as std::sync::Arc<dyn Outlet>],
+        owner: "test".to_owned(),
+        market: None,
+    };
+    // $6M a minute: a $54M cascade, then $72M.
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut engine = AlertEngine::new(&rules);
+    let mut actions: Vec<AlertAction> = Vec::new();
+    for i in 0..12 {
+        let e = liq(Bybit, "BTCUSDT", Long, 6_000_000.0, now - (12 - i) * 60_000);
+        actions.extend(engine.observe(&[e], now));
+    }
+    assert_eq!(actions.len(), 2, "{actions:#?}");
+    for action in &actions {
+        dispatcher.post(action).await;
+    }
+    let calls = h
+        .fake
+        .wait_for(WAIT, |calls| {
+            calls.iter().any(|c| c.method == "editmessagetext")
+        })
+        .await;
+    let to_alerts: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.chat_id() == Some(ALERTS) && c.status == 200)
+        .collect();
+    assert_eq!(to_alerts.len(), 2, "{to_alerts:#?}");
+    assert_eq!(to_alerts[0].method, "sendmessage");
+    assert!(
+        to_alerts[0]
+            .text()
+            .unwrap()
+            .contains("$54.00M liquidated in")
+    );
+    assert_eq!(to_alerts[1].method, "editmessagetext");
+    assert!(
+        to_alerts[1]
+            .text()
+            .unwrap()
+            .contains("$72.00M liquidated in")
+    );
+    // The edit names the message the first post got, as recorded in the store.
+    let AlertAction::New { key, .. } = &actions[0] else {
+        panic!("a new alert first")
+    };
+    use liqbot::store::DeliveryStore as _;
+    let first = bot
+        .store
+        .slot_deliveries(&format!("alert:{key}"))
+        .await
+        .unwrap();
+    let sent_id = first[0]
+        .message_id
+        .clone()
+        .expect("the message id was recorded");
+    assert_eq!(to_alerts[1].params["message_id"].to_string(), sent_id);
+    bot.shutdown().await.expect("shutdown").close().await;
+    h.fake.stop().await;
+}

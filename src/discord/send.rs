@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use poise::serenity_prelude as serenity;
-use serenity::{ChannelId, CreateMessage, Http, HttpError};
+use serenity::{ChannelId, CreateMessage, EditMessage, Http, HttpError, MessageId};
 use tokio_util::sync::CancellationToken;
 
 use super::message::{DiscordPost, no_pings};
@@ -51,10 +51,11 @@ impl DiscordSender {
     }
 
     /// Posts `post` to `channel`: content, embed and image in one message, nobody pinged.
+    /// Returns the message's id.
     ///
     /// # Errors
     /// How the post finally failed; a lost channel is marked inactive first.
-    pub async fn send_post(&self, channel: u64, post: &DiscordPost) -> Result<(), DeliveryError> {
+    pub async fn send_post(&self, channel: u64, post: &DiscordPost) -> Result<u64, DeliveryError> {
         let http = &self.inner.http;
         let attempt = || async move {
             let mut message = CreateMessage::new().allowed_mentions(no_pings());
@@ -69,6 +70,41 @@ impl DiscordSender {
             }
             ChannelId::new(channel)
                 .send_message(http, message)
+                .await
+                .map(|m| m.id.get())
+        };
+        let target = i64::try_from(channel).unwrap_or(i64::MAX);
+        let result = self
+            .inner
+            .paced
+            .send(target, false, attempt, classify)
+            .await;
+        if let Err(DeliveryError::TargetLost(reason)) = &result {
+            mark_lost(&self.inner.store, "discord", &channel.to_string(), reason).await;
+        }
+        result
+    }
+
+    /// Replaces message `id` in `channel` with `post` (text and embed; alerts have no image).
+    ///
+    /// # Errors
+    /// As [`Self::send_post`].
+    pub async fn edit_post(
+        &self,
+        channel: u64,
+        id: u64,
+        post: &DiscordPost,
+    ) -> Result<(), DeliveryError> {
+        let http = &self.inner.http;
+        let attempt = || async move {
+            let mut edit = EditMessage::new()
+                .content(&post.content)
+                .allowed_mentions(no_pings());
+            if let Some(embed) = &post.embed {
+                edit = edit.embed(embed.clone());
+            }
+            ChannelId::new(channel)
+                .edit_message(http, MessageId::new(id), edit)
                 .await
                 .map(|_| ())
         };
@@ -112,14 +148,45 @@ impl Outlet for DiscordSender {
         target: String,
         bundle: Arc<PostBundle>,
     ) -> BoxFuture<'static, Result<(), DeliveryError>> {
+        let sent = self.deliver_with_id(target, bundle);
+        Box::pin(async move { sent.await.map(|_| ()) })
+    }
+
+    fn deliver_with_id(
+        &self,
+        target: String,
+        bundle: Arc<PostBundle>,
+    ) -> BoxFuture<'static, Result<Option<String>, DeliveryError>> {
         let sender = self.clone();
         Box::pin(async move {
-            let channel: u64 = target.parse().ok().filter(|id| *id > 0).ok_or_else(|| {
-                DeliveryError::Rejected(format!("{target:?} is not a channel id"))
-            })?;
+            let channel = snowflake(&target)?;
             let post = DiscordPost::from_bundle(&bundle)
                 .ok_or_else(|| DeliveryError::Rejected("no Discord rendering".to_owned()))?;
-            sender.send_post(channel, &post).await
+            let id = sender.send_post(channel, &post).await?;
+            Ok(Some(id.to_string()))
         })
     }
+
+    fn edit(
+        &self,
+        target: String,
+        message_id: String,
+        bundle: Arc<PostBundle>,
+    ) -> BoxFuture<'static, Result<(), DeliveryError>> {
+        let sender = self.clone();
+        Box::pin(async move {
+            let channel = snowflake(&target)?;
+            let id = snowflake(&message_id)?;
+            let post = DiscordPost::from_bundle(&bundle)
+                .ok_or_else(|| DeliveryError::Rejected("no Discord rendering".to_owned()))?;
+            sender.edit_post(channel, id, &post).await
+        })
+    }
+}
+
+fn snowflake(id: &str) -> Result<u64, DeliveryError> {
+    id.parse()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| DeliveryError::Rejected(format!("{id:?} is not a Discord id")))
 }

@@ -529,7 +529,7 @@ fn answer(
         Value::String(s) => s.parse().ok(),
         _ => None,
     });
-    let is_send = matches!(method, "sendmessage" | "sendphoto");
+    let is_send = matches!(method, "sendmessage" | "sendphoto" | "editmessagetext");
     if is_send && let Some(failure) = chat_id.and_then(|c| state.broken_chats.get(&c)) {
         return failure.response();
     }
@@ -587,6 +587,22 @@ fn answer(
                 message["text"] = params.get("text").cloned().unwrap_or(json!(""));
             }
             ok(message)
+        }
+        "editmessagetext" => {
+            let (Some(chat), Some(id)) =
+                (chat_id, params.get("message_id").and_then(Value::as_i64))
+            else {
+                return Failure::ChatNotFound.response();
+            };
+            let kind = state.chats.get(&chat).copied().unwrap_or(ChatKind::Group);
+            ok(json!({
+                "message_id": id,
+                "date": DATE,
+                "edit_date": DATE,
+                "chat": chat_json(chat, kind),
+                "from": user_json(777_000, true, "liqbot"),
+                "text": params.get("text").cloned().unwrap_or(json!("")),
+            }))
         }
         "getchatmember" => {
             let (Some(chat), Some(user)) = (chat_id, params.get("user_id").and_then(Value::as_i64))

@@ -57,6 +57,8 @@ pub struct DeliveryRecord {
     pub state: DeliveryState,
     /// Why, for failures.
     pub detail: Option<String>,
+    /// The platform's id of the message sent, when known (to edit it later).
+    pub message_id: Option<String>,
 }
 
 /// Slot claims and delivery records.
@@ -114,7 +116,7 @@ pub trait DeliveryStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-const RECORD_COLUMNS: &str = "slot, platform, target, fire_ms, state, detail";
+const RECORD_COLUMNS: &str = "slot, platform, target, fire_ms, state, detail, message_id";
 
 fn record_from_row<R: Row>(r: &R) -> Result<DeliveryRecord, StoreError>
 where
@@ -132,6 +134,7 @@ where
         state: DeliveryState::parse(&state)
             .ok_or_else(|| StoreError::Corrupt(format!("delivery state {state:?}")))?,
         detail: r.try_get("detail")?,
+        message_id: r.try_get("message_id")?,
     })
 }
 
@@ -194,9 +197,10 @@ impl DeliveryStore for SqlStore {
     async fn record_delivery(&self, r: &DeliveryRecord, now_ms: i64) -> Result<(), StoreError> {
         with_pool!(self, pool => {
             sqlx::query(
-                "INSERT INTO deliveries (slot, platform, target, fire_ms, state, detail, updated_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (slot, platform, target) DO UPDATE \
-                 SET state = excluded.state, detail = excluded.detail, updated_ms = excluded.updated_ms",
+                "INSERT INTO deliveries (slot, platform, target, fire_ms, state, detail, updated_ms, message_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (slot, platform, target) DO UPDATE \
+                 SET state = excluded.state, detail = excluded.detail, updated_ms = excluded.updated_ms, \
+                 message_id = excluded.message_id",
             )
             .bind(r.slot.as_str())
             .bind(r.platform.as_str())
@@ -205,6 +209,7 @@ impl DeliveryStore for SqlStore {
             .bind(r.state.as_str())
             .bind(r.detail.as_deref())
             .bind(now_ms)
+            .bind(r.message_id.as_deref())
             .execute(pool)
             .await?;
         });
@@ -252,7 +257,7 @@ impl DeliveryStore for SqlStore {
         since_ms: i64,
         stale_before_ms: i64,
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
-        let sql = "SELECT d.slot, d.platform, d.target, d.fire_ms, d.state, d.detail \
+        let sql = "SELECT d.slot, d.platform, d.target, d.fire_ms, d.state, d.detail, d.message_id \
                    FROM deliveries d JOIN slot_claims c ON c.slot = d.slot \
                    WHERE d.state = $1 AND d.fire_ms >= $2 AND (c.done = $3 OR c.claimed_ms < $4) \
                    ORDER BY d.fire_ms, d.slot, d.platform, d.target";

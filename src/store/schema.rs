@@ -46,6 +46,7 @@ CREATE TABLE liq_hour (
     SUBSCRIPTIONS_SQLITE,
     PRICE_POINTS_INDEX,
     DELIVERIES_SQLITE,
+    DELIVERY_MESSAGE_ID,
 ];
 
 /// Market context: candles, open interest, Fear & Greed.
@@ -119,7 +120,11 @@ CREATE TABLE liq_hour (
     SUBSCRIPTIONS_POSTGRES,
     PRICE_POINTS_INDEX,
     DELIVERIES_POSTGRES,
+    DELIVERY_MESSAGE_ID,
 ];
+
+/// The platform's id of a delivered message, so an alert that grows can be edited in place.
+const DELIVERY_MESSAGE_ID: &str = "ALTER TABLE deliveries ADD COLUMN message_id TEXT;";
 
 /// Scheduled slots: who claimed each (one instance renders and sends it), and how each target
 /// fared, so a restart or a second instance never sends a slot twice.

@@ -23,7 +23,7 @@ use futures_util::future::BoxFuture;
 use teloxide::dispatching::{Dispatcher, UpdateFilterExt as _};
 use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::prelude::{Requester as _, Update};
-use teloxide::types::ChatId;
+use teloxide::types::{ChatId, MessageId};
 use teloxide::update_listeners::Polling;
 use teloxide::utils::command::BotCommands as _;
 use tokio::task::JoinHandle;
@@ -209,19 +209,53 @@ impl Outlet for TelegramSender {
         target: String,
         bundle: Arc<PostBundle>,
     ) -> BoxFuture<'static, Result<(), DeliveryError>> {
+        let sent = self.deliver_with_id(target, bundle);
+        Box::pin(async move { sent.await.map(|_| ()) })
+    }
+
+    fn deliver_with_id(
+        &self,
+        target: String,
+        bundle: Arc<PostBundle>,
+    ) -> BoxFuture<'static, Result<Option<String>, DeliveryError>> {
         let sender = self.clone();
         Box::pin(async move {
-            let chat: i64 = target
-                .parse()
-                .map_err(|_| DeliveryError::Rejected(format!("{target:?} is not a chat id")))?;
-            let post = bundle
-                .posts
-                .iter()
-                .find(|p| p.platform == Platform::Telegram)
-                .ok_or_else(|| DeliveryError::Rejected("no Telegram rendering".to_owned()))?;
-            sender
-                .send_post(ChatId(chat), post, bundle.images.first())
-                .await
+            let chat = chat_id(&target)?;
+            let post = telegram_post(&bundle)?;
+            let id = sender.send_post(chat, post, bundle.images.first()).await?;
+            Ok(id.map(|id| id.0.to_string()))
         })
     }
+
+    fn edit(
+        &self,
+        target: String,
+        message_id: String,
+        bundle: Arc<PostBundle>,
+    ) -> BoxFuture<'static, Result<(), DeliveryError>> {
+        let sender = self.clone();
+        Box::pin(async move {
+            let chat = chat_id(&target)?;
+            let id: i32 = message_id.parse().map_err(|_| {
+                DeliveryError::Rejected(format!("{message_id:?} is not a message id"))
+            })?;
+            let post = telegram_post(&bundle)?;
+            sender.edit_text(chat, MessageId(id), post).await
+        })
+    }
+}
+
+fn chat_id(target: &str) -> Result<ChatId, DeliveryError> {
+    target
+        .parse()
+        .map(ChatId)
+        .map_err(|_| DeliveryError::Rejected(format!("{target:?} is not a chat id")))
+}
+
+fn telegram_post(bundle: &PostBundle) -> Result<&crate::render::text::RenderedPost, DeliveryError> {
+    bundle
+        .posts
+        .iter()
+        .find(|p| p.platform == Platform::Telegram)
+        .ok_or_else(|| DeliveryError::Rejected("no Telegram rendering".to_owned()))
 }

@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use teloxide::RequestError;
-use teloxide::payloads::{SendMessageSetters as _, SendPhotoSetters as _};
+use teloxide::payloads::{
+    EditMessageTextSetters as _, SendMessageSetters as _, SendPhotoSetters as _,
+};
 use teloxide::prelude::Requester as _;
-use teloxide::types::{ChatId, InputFile, LinkPreviewOptions, ParseMode};
+use teloxide::types::{ChatId, InputFile, LinkPreviewOptions, MessageId, ParseMode};
 use tokio_util::sync::CancellationToken;
 
 use crate::delivery::{DeliveryError, Paced, RetrySettings, SendStats, mark_lost};
@@ -71,6 +73,8 @@ impl TelegramSender {
     /// Sends a rendered Telegram post to `chat`: the photo with its caption when there is an
     /// image, then the messages the caption did not carry; without an image, the messages.
     ///
+    /// Returns the id of the first message (the photo, or the first text), if any was sent.
+    ///
     /// # Errors
     /// How the first message that could not be sent failed; the rest of the post is not sent.
     pub async fn send_post(
@@ -78,7 +82,7 @@ impl TelegramSender {
         chat: ChatId,
         post: &RenderedPost,
         image: Option<&Image>,
-    ) -> Result<(), DeliveryError> {
+    ) -> Result<Option<MessageId>, DeliveryError> {
         let mut pieces = Vec::new();
         let rest: &[String] = match (image, post.caption.as_deref()) {
             (Some(image), caption) => {
@@ -96,10 +100,44 @@ impl TelegramSender {
             (None, _) => &post.messages,
         };
         pieces.extend(rest.iter().map(|m| Piece::Text(m)));
+        let mut first = None;
         for piece in &pieces {
-            self.send_piece(chat, piece).await?;
+            let id = self.send_piece(chat, piece).await?;
+            first.get_or_insert(id);
         }
-        Ok(())
+        Ok(first)
+    }
+
+    /// Replaces the text of message `id` in `chat` with the post's first message (a text post
+    /// such as an alert), paced like a send.
+    ///
+    /// # Errors
+    /// As [`Self::send_post`].
+    pub async fn edit_text(
+        &self,
+        chat: ChatId,
+        id: MessageId,
+        post: &RenderedPost,
+    ) -> Result<(), DeliveryError> {
+        let Some(text) = post.messages.first() else {
+            return Err(DeliveryError::Rejected("an empty post".to_owned()));
+        };
+        let bot = &self.inner.bot;
+        let attempt = || async move {
+            bot.edit_message_text(chat, id, text.as_str())
+                .parse_mode(ParseMode::Html)
+                .await
+                .map(|_| ())
+        };
+        let result = self
+            .inner
+            .paced
+            .send(chat.0, chat.0 < 0, attempt, classify)
+            .await;
+        if let Err(DeliveryError::TargetLost(reason)) = &result {
+            mark_lost(&self.inner.store, "telegram", &chat.0.to_string(), reason).await;
+        }
+        result
     }
 
     /// Sends plain `text` (escaped here), split into messages within Telegram's limit.
@@ -113,7 +151,7 @@ impl TelegramSender {
         Ok(())
     }
 
-    async fn request(&self, chat: ChatId, piece: &Piece<'_>) -> Result<(), RequestError> {
+    async fn request(&self, chat: ChatId, piece: &Piece<'_>) -> Result<MessageId, RequestError> {
         let bot = &self.inner.bot;
         match piece {
             Piece::Photo { png, name, caption } => {
@@ -122,27 +160,30 @@ impl TelegramSender {
                 if let Some(caption) = caption {
                     request = request.caption(*caption).parse_mode(ParseMode::Html);
                 }
-                request.await?;
+                Ok(request.await?.id)
             }
-            Piece::Text(text) => {
-                bot.send_message(chat, *text)
-                    .parse_mode(ParseMode::Html)
-                    .link_preview_options(LinkPreviewOptions {
-                        is_disabled: true,
-                        url: None,
-                        prefer_small_media: false,
-                        prefer_large_media: false,
-                        show_above_text: false,
-                    })
-                    .await?;
-            }
+            Piece::Text(text) => bot
+                .send_message(chat, *text)
+                .parse_mode(ParseMode::Html)
+                .link_preview_options(LinkPreviewOptions {
+                    is_disabled: true,
+                    url: None,
+                    prefer_small_media: false,
+                    prefer_large_media: false,
+                    show_above_text: false,
+                })
+                .await
+                .map(|m| m.id),
         }
-        Ok(())
     }
 
     /// Sends one message: paced, waiting out 429s, retrying transient failures; a chat the
     /// bot lost is marked inactive.
-    async fn send_piece(&self, chat: ChatId, piece: &Piece<'_>) -> Result<(), DeliveryError> {
+    async fn send_piece(
+        &self,
+        chat: ChatId,
+        piece: &Piece<'_>,
+    ) -> Result<MessageId, DeliveryError> {
         let result = self
             .inner
             .paced
