@@ -73,16 +73,7 @@ impl DiscordSender {
                 .await
                 .map(|m| m.id.get())
         };
-        let target = i64::try_from(channel).unwrap_or(i64::MAX);
-        let result = self
-            .inner
-            .paced
-            .send(target, false, attempt, classify)
-            .await;
-        if let Err(DeliveryError::TargetLost(reason)) = &result {
-            mark_lost(&self.inner.store, "discord", &channel.to_string(), reason).await;
-        }
-        result
+        self.paced(channel, attempt).await
     }
 
     /// Replaces message `id` in `channel` with `post` (text and embed; alerts have no image).
@@ -108,6 +99,18 @@ impl DiscordSender {
                 .await
                 .map(|_| ())
         };
+        self.paced(channel, attempt).await
+    }
+}
+
+impl DiscordSender {
+    /// Runs `attempt` against `channel` through the pacer; a channel the bot lost is marked
+    /// inactive.
+    async fn paced<T, F, Fut>(&self, channel: u64, attempt: F) -> Result<T, DeliveryError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = serenity::Result<T>>,
+    {
         let target = i64::try_from(channel).unwrap_or(i64::MAX);
         let result = self
             .inner
