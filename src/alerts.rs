@@ -122,6 +122,22 @@ impl AlertEngine {
         i64::try_from(self.rules.cascade_minutes).unwrap_or(15) * 60_000
     }
 
+    /// The period cascade keys are counted in: the cooldown, at least the window.
+    fn bucket_ms(&self) -> i64 {
+        (i64::try_from(self.rules.cooldown_minutes).unwrap_or(60) * 60_000).max(self.window_ms())
+    }
+
+    /// The key of the previous period's cascade alert for the same scope as `key`, if `key`
+    /// is a cascade key: a cascade that started just before a period boundary on one
+    /// instance and just after it on another is one alert.
+    #[must_use]
+    pub fn previous_cascade_key(key: &str) -> Option<String> {
+        let rest = key.strip_prefix("cascade:")?;
+        let (scope, period) = rest.rsplit_once(':')?;
+        let period: i64 = period.parse().ok()?;
+        Some(format!("cascade:{scope}:{}", period - 1))
+    }
+
     fn large_threshold(&self, coin: &str) -> f64 {
         self.rules
             .large_usd_by_coin
@@ -159,6 +175,7 @@ impl AlertEngine {
         let window_ms = self.window_ms();
         let (threshold, step) = (self.rules.cascade_usd, self.rules.update_step_pct / 100.0);
         let cooldown_ms = i64::try_from(self.rules.cooldown_minutes).unwrap_or(60) * 60_000;
+        let bucket_ms = self.bucket_ms();
         for (coin, scope) in &mut self.scopes {
             for e in fresh
                 .iter()
@@ -176,7 +193,9 @@ impl AlertEngine {
                 let now = e.ts_ms;
                 match &mut scope.running {
                     None if usd >= threshold && now >= scope.quiet_until_ms => {
-                        let key = format!("cascade:{}:{now}", coin.as_deref().unwrap_or("all"));
+                        // Keyed by period, not by the crossing event: instances that started
+                        // at different times may see a different first "fresh" event.
+                        let key = cascade_key(coin.as_deref(), now.div_euclid(bucket_ms));
                         actions.push(AlertAction::New {
                             key: key.clone(),
                             alert: Alert::Cascade(cascade(coin, &scope.window, threshold)),
@@ -218,6 +237,10 @@ impl AlertEngine {
         }
         actions
     }
+}
+
+fn cascade_key(coin: Option<&str>, period: i64) -> String {
+    format!("cascade:{}:{period}", coin.unwrap_or("all"))
 }
 
 fn cascade(coin: &Option<String>, window: &VecDeque<(i64, f64, Side)>, threshold: f64) -> Cascade {
@@ -346,6 +369,21 @@ impl AlertDispatcher {
     /// Claims `action` and sends it; does nothing when another instance has it.
     pub async fn post(&self, action: &AlertAction) {
         let id = action.claim_id();
+        if let AlertAction::New {
+            key,
+            alert: Alert::Cascade(cascade),
+        } = action
+            && let Some(previous) = AlertEngine::previous_cascade_key(key)
+            && let Ok(Some(previous_ms)) = self
+                .store
+                .claimed_fire_ms(&format!("alert:{previous}"))
+                .await
+            && cascade.end_ms - previous_ms
+                < i64::try_from(self.rules.cooldown_minutes).unwrap_or(60) * 60_000
+        {
+            // Another instance posted this cascade under the previous period's key.
+            return;
+        }
         let now_ms = Utc::now().timestamp_millis();
         let fire_ms = match action.alert() {
             Alert::Large { event, .. } => event.ts_ms,

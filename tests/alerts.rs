@@ -315,3 +315,28 @@ fn a_level_cross_is_a_cluster_the_price_went_through() {
     );
     assert!(text.contains("estimates from a model"), "{text}");
 }
+
+#[test]
+fn instances_that_started_apart_key_the_same_cascade_alike() {
+    let rules = AlertsConfig {
+        cascade_usd: 1.0,
+        large_usd: 1e15,
+        large_usd_by_coin: Default::default(),
+        ..AlertsConfig::default()
+    };
+    // Instance b started later: for it the first event is already too old to alert on, so it
+    // sees the cascade cross one event later.
+    let events = burst(T0, 3, 1_000.0);
+    let a = AlertEngine::new(&rules).observe(&events, T0 + 2 * MIN);
+    let b = AlertEngine::new(&rules).observe(&events, T0 + 15 * MIN + 1);
+    let key = |actions: &[AlertAction]| match &actions[0] {
+        AlertAction::New { key, .. } => key.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(key(&a), key(&b));
+    assert_eq!(
+        AlertEngine::previous_cascade_key("cascade:all:498686"),
+        Some("cascade:all:498685".to_owned())
+    );
+    assert_eq!(AlertEngine::previous_cascade_key("large:x"), None);
+}

@@ -358,3 +358,74 @@ async fn a_403_on_a_scheduled_post_makes_the_subscription_inactive() {
     bot.shutdown().await.expect("shutdown").close().await;
     h.fake.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_growing_cascade_is_posted_once_then_edited_in_place() {
+    use liqbot::alerts::{AlertAction, AlertDispatcher, AlertEngine};
+    use liqbot::config::AlertsConfig;
+    use liqbot::delivery::Outlet;
+    use liqbot::render::posts::Renderer;
+    use liqbot::store::DeliveryStore as _;
+    let h = Harness::new().await;
+    let bot = h.start().await;
+    let rules = AlertsConfig {
+        discord: vec![CHANNEL_ID.to_string()],
+        large_usd: 1e15,
+        large_usd_by_coin: Default::default(),
+        ..AlertsConfig::default()
+    };
+    let sender = bot.chat.discord.as_ref().unwrap().sender.clone();
+    let dispatcher = AlertDispatcher {
+        store: std::sync::Arc::clone(&bot.store),
+        renderer: std::sync::Arc::new(Renderer::new(&h.config).unwrap()),
+        rules: rules.clone(),
+        outlets: vec![std::sync::Arc::new(sender) as std::sync::Arc<dyn Outlet>],
+        owner: "test".to_owned(),
+        market: None,
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut engine = AlertEngine::new(&rules);
+    let mut actions: Vec<AlertAction> = Vec::new();
+    for i in 0..12 {
+        let e = liq(Bybit, "BTCUSDT", Long, 6_000_000.0, now - (12 - i) * 60_000);
+        actions.extend(engine.observe(&[e], now));
+    }
+    assert_eq!(actions.len(), 2, "{actions:#?}");
+    for action in &actions {
+        dispatcher.post(action).await;
+    }
+    let AlertAction::New { key, .. } = &actions[0] else {
+        panic!("a new alert first")
+    };
+    let first = bot
+        .store
+        .slot_deliveries(&format!("alert:{key}"))
+        .await
+        .unwrap();
+    let id = first[0]
+        .message_id
+        .clone()
+        .expect("the message id was recorded");
+    let posts: Vec<RestCall> = h
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|c| {
+            c.path
+                .starts_with(&format!("/channels/{CHANNEL_ID}/messages"))
+        })
+        .collect();
+    assert_eq!(posts.len(), 2, "{posts:#?}");
+    assert_eq!(posts[0].method, "POST");
+    assert!(embed_text(posts[0].embed().unwrap()).contains("$54.00M liquidated in"));
+    assert_eq!(
+        (posts[1].method.as_str(), posts[1].path.as_str()),
+        (
+            "PATCH",
+            format!("/channels/{CHANNEL_ID}/messages/{id}").as_str()
+        )
+    );
+    assert!(embed_text(posts[1].embed().unwrap()).contains("$72.00M liquidated in"));
+    bot.shutdown().await.expect("shutdown").close().await;
+    h.fake.stop().await;
+}

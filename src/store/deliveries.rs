@@ -74,6 +74,12 @@ pub trait DeliveryStore: Send + Sync {
         lease_ms: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// The fire time of `slot` if it has ever been claimed.
+    fn claimed_fire_ms(
+        &self,
+        slot: &str,
+    ) -> impl Future<Output = Result<Option<i64>, StoreError>> + Send;
+
     /// Marks a claimed slot finished.
     fn finish_slot(&self, slot: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 
@@ -181,6 +187,15 @@ impl DeliveryStore for SqlStore {
             .rows_affected()
         });
         Ok(taken == 1)
+    }
+
+    async fn claimed_fire_ms(&self, slot: &str) -> Result<Option<i64>, StoreError> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT fire_ms FROM slot_claims WHERE slot = $1")
+                .bind(slot)
+                .fetch_optional(pool)
+                .await?
+        }))
     }
 
     async fn finish_slot(&self, slot: &str) -> Result<(), StoreError> {
