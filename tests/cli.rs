@@ -426,3 +426,88 @@ async fn sigterm_during_a_fan_out_to_50_targets_records_every_target() {
     store.close().await;
     fake.stop().await;
 }
+
+/// With every log at trace level, a run that talks to Telegram (commands, sends, a 403) and a
+/// `check-config` never print the token, not even inside a URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_telegram_token_never_appears_in_logs_even_at_trace_level() {
+    use liqbot::sim::telegram::{ChatKind, Failure, FakeTelegram};
+    let token = "5555:SECRET-token-abcdef";
+    let fake = FakeTelegram::start(token, "LiqBot").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("secret.db").display());
+    let toml = format!(
+        "[store]\nurl = \"{url}\"\n\
+         [sources.binance]\nenabled = false\n[sources.bybit]\nenabled = false\n\
+         [sources.okx]\nenabled = false\n[market]\nenabled = false\n\
+         [telegram]\napi_url = \"{}\"\n",
+        fake.url()
+    );
+    let path = dir.path().join("bot.toml");
+    std::fs::write(&path, toml).unwrap();
+    fake.break_chat(-100_777, Failure::Kicked);
+    let child = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&path)
+        .env("LIQBOT_LOG", "trace")
+        .env("LIQBOT_TELEGRAM_TOKEN", token)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    fake.wait_for(Duration::from_secs(20), |calls| {
+        calls.iter().any(|c| c.method == "getme")
+    })
+    .await;
+    fake.push_message(1, ChatKind::Private, Some(1), "/liq btc 99y");
+    fake.push_message(-100_777, ChatKind::Group, Some(2), "/help");
+    fake.wait_for(Duration::from_secs(20), |calls| {
+        calls.iter().filter(|c| c.method == "sendmessage").count() >= 2
+    })
+    .await;
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(logs.len() > 1_000, "trace logs were written: {logs}");
+    assert!(
+        logs.contains("Telegram command"),
+        "{}",
+        &logs[logs.len().saturating_sub(3000)..]
+    );
+    eprintln!(
+        "trace lines: {}, from hyper/reqwest: {}",
+        logs.lines().count(),
+        logs.lines()
+            .filter(|l| l.contains("hyper") || l.contains("reqwest"))
+            .count()
+    );
+    for secret in [token, "SECRET-token"] {
+        assert!(
+            !logs.contains(secret),
+            "the token leaked:\n{}",
+            logs.lines()
+                .filter(|l| l.contains(secret))
+                .take(5)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    let (ok, stdout, stderr) = check_config(path.to_str().unwrap());
+    assert!(ok, "{stderr}");
+    assert!(!stdout.contains(FAKE_TOKEN) && !stderr.contains(FAKE_TOKEN));
+    fake.stop().await;
+}
