@@ -43,22 +43,22 @@ pub trait Outlet: Send + Sync {
     fn platform(&self) -> Platform;
 
     /// Sends `bundle` (this platform's post and its first image) to `target`, a chat or
-    /// channel id as text. Resolves when the post was sent or finally failed.
-    fn deliver(
-        &self,
-        target: String,
-        bundle: Arc<PostBundle>,
-    ) -> BoxFuture<'static, Result<(), DeliveryError>>;
-
-    /// Like [`Self::deliver`], returning the platform's id of the post's main message, for a
-    /// later [`Self::edit`]; `None` where the outlet cannot tell.
+    /// channel id as text. Resolves when the post was sent or finally failed, with the
+    /// platform's id of the post's main message (for a later [`Self::edit`]) when it has one.
     fn deliver_with_id(
         &self,
         target: String,
         bundle: Arc<PostBundle>,
-    ) -> BoxFuture<'static, Result<Option<String>, DeliveryError>> {
-        let sent = self.deliver(target, bundle);
-        Box::pin(async move { sent.await.map(|()| None) })
+    ) -> BoxFuture<'static, Result<Option<String>, DeliveryError>>;
+
+    /// [`Self::deliver_with_id`] without the message id.
+    fn deliver(
+        &self,
+        target: String,
+        bundle: Arc<PostBundle>,
+    ) -> BoxFuture<'static, Result<(), DeliveryError>> {
+        let sent = self.deliver_with_id(target, bundle);
+        Box::pin(async move { sent.await.map(|_| ()) })
     }
 
     /// Replaces message `message_id` in `target` with `bundle` (a text post: alerts), where

@@ -166,11 +166,11 @@ impl Outlet for Recorder {
         Platform::Telegram
     }
 
-    fn deliver(
+    fn deliver_with_id(
         &self,
         target: String,
         bundle: Arc<PostBundle>,
-    ) -> BoxFuture<'static, Result<(), DeliveryError>> {
+    ) -> BoxFuture<'static, Result<Option<String>, DeliveryError>> {
         let sent = Arc::clone(&self.0);
         Box::pin(async move {
             let text = bundle
@@ -180,7 +180,7 @@ impl Outlet for Recorder {
                 .map(|p| p.text.clone())
                 .unwrap_or_default();
             sent.lock().unwrap().push((target, text));
-            Ok(())
+            Ok(None)
         })
     }
 }

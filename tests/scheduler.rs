@@ -48,11 +48,11 @@ impl Outlet for RecordingOutlet {
         Platform::Telegram
     }
 
-    fn deliver(
+    fn deliver_with_id(
         &self,
         target: String,
         _bundle: Arc<PostBundle>,
-    ) -> BoxFuture<'static, Result<(), DeliveryError>> {
+    ) -> BoxFuture<'static, Result<Option<String>, DeliveryError>> {
         let this = Arc::clone(&self.0);
         Box::pin(async move {
             if this.slow {
@@ -63,7 +63,7 @@ impl Outlet for RecordingOutlet {
                 }
             }
             this.sent.lock().unwrap().push(target);
-            Ok(())
+            Ok(None)
         })
     }
 }

@@ -306,14 +306,7 @@ impl FakeDiscord {
         timeout: Duration,
         done: impl Fn(&[RestCall]) -> bool,
     ) -> Vec<RestCall> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let calls = self.calls();
-            if done(&calls) || Instant::now() >= deadline {
-                return calls;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        super::wait_for_calls(timeout, || self.calls(), done).await
     }
 
     /// Stops serving and closes the gateway connections.

@@ -336,14 +336,7 @@ impl FakeTelegram {
     /// Waits until `done` holds for the calls received, polling every 5 ms, for at most
     /// `timeout`; returns the calls either way.
     pub async fn wait_for(&self, timeout: Duration, done: impl Fn(&[Call]) -> bool) -> Vec<Call> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let calls = self.calls();
-            if done(&calls) || Instant::now() >= deadline {
-                return calls;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        super::wait_for_calls(timeout, || self.calls(), done).await
     }
 
     /// Stops serving.

@@ -204,15 +204,6 @@ impl Outlet for TelegramSender {
         Platform::Telegram
     }
 
-    fn deliver(
-        &self,
-        target: String,
-        bundle: Arc<PostBundle>,
-    ) -> BoxFuture<'static, Result<(), DeliveryError>> {
-        let sent = self.deliver_with_id(target, bundle);
-        Box::pin(async move { sent.await.map(|_| ()) })
-    }
-
     fn deliver_with_id(
         &self,
         target: String,
