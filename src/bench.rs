@@ -360,8 +360,10 @@ async fn bench_bot(
     config.sources.bybit.enabled = false;
     config.sources.okx.enabled = false;
     config.market.enabled = false;
-    // Every command comes from its own user; the limit must not be what is measured.
+    // Discord's commands all come from one member in one channel; the limits must not be what
+    // is measured.
     config.commands.image_limit = u32::MAX;
+    config.commands.chat_limit = u32::MAX;
     platform(&mut config);
     let bot = crate::bot::Bot::start(&config).await?;
     let now = chrono::Utc::now().timestamp_millis();

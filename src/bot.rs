@@ -20,7 +20,7 @@ use crate::pollers::{self, RunningPollers};
 use crate::render::posts::Renderer;
 use crate::scheduler::Scheduler;
 use crate::sources::venues::{self, RunningSource};
-use crate::store::SqlStore;
+use crate::store::{DeliveryStore as _, SqlStore};
 use crate::telegram::{self, RunningTelegram};
 
 /// Parsed event batches waiting for the writer; when full, sources wait (backpressure).
@@ -52,6 +52,17 @@ impl Bot {
                 .await
                 .with_context(|| format!("opening the store at {}", config.store.url_masked()))?,
         );
+        // Fail at start, not at the first batch, when events could not be kept.
+        store
+            .probe_write(chrono::Utc::now().timestamp_millis())
+            .await
+            .with_context(|| {
+                format!(
+                    "the store at {} cannot be written (a read-only file, a full disk?); \
+                     refusing to start, as no event could be kept",
+                    config.store.url_masked()
+                )
+            })?;
         let (tx, rx) = mpsc::channel(EVENT_QUEUE);
         let shutdown = CancellationToken::new();
         let ingest = Arc::new(IngestStats::default());

@@ -19,6 +19,34 @@ use crate::render::text::Platform;
 use crate::sources::ws::Backoff;
 use crate::store::{SqlStore, SubscriptionStore as _};
 
+tokio::task_local! {
+    /// Runs once, just before a delivery's first request goes out; see [`with_before_first_send`].
+    static BEFORE_FIRST_SEND: Mutex<Option<BoxFuture<'static, ()>>>;
+}
+
+/// Runs `delivery` (an [`Outlet`] call) so that `hook` runs, and finishes, just before its
+/// first request goes out, after any pacing wait. The scheduler records the target `sending`
+/// there: a post still `sending` after a crash may have reached the chat and is not sent again.
+pub async fn with_before_first_send<T>(
+    hook: BoxFuture<'static, ()>,
+    delivery: impl Future<Output = T>,
+) -> T {
+    BEFORE_FIRST_SEND
+        .scope(Mutex::new(Some(hook)), delivery)
+        .await
+}
+
+/// Runs the hook of [`with_before_first_send`], if any and not run yet.
+async fn before_send() {
+    let hook = BEFORE_FIRST_SEND
+        .try_with(|h| h.lock().unwrap_or_else(PoisonError::into_inner).take())
+        .ok()
+        .flatten();
+    if let Some(hook) = hook {
+        hook.await;
+    }
+}
+
 /// How a delivery failed, after the outlet's own retries.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeliveryError {
@@ -217,6 +245,7 @@ impl Paced {
             if !self.wait(wait).await {
                 return Err(self.gave_up(target, DeliveryError::ShuttingDown));
             }
+            before_send().await;
             let error = match attempt().await {
                 Ok(value) => {
                     self.stats.sent.fetch_add(1, Ordering::Relaxed);

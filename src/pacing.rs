@@ -148,6 +148,10 @@ pub struct SendPacer {
     limits: PacingLimits,
     targets: HashMap<TargetId, TargetState>,
     global: SlidingLog,
+    /// The global sends again, under one send per `global.window / global.count`: the global
+    /// limit is spread evenly rather than spent in bursts, which keeps few sends on the wire
+    /// at once (each can be in doubt after a crash) and stays clear of the platform's limit.
+    spread: SlidingLog,
     global_blocked_until: Duration,
 }
 
@@ -159,8 +163,15 @@ impl SendPacer {
             limits,
             targets: HashMap::new(),
             global: SlidingLog::default(),
+            spread: SlidingLog::default(),
             global_blocked_until: Duration::ZERO,
         }
+    }
+
+    /// One send per `global.window / global.count`.
+    fn spread_rule(&self) -> PacingRule {
+        let global = self.limits.global;
+        PacingRule::new(1, global.window / global.count.max(1))
     }
 
     /// The limits this pacer enforces.
@@ -174,7 +185,9 @@ impl SendPacer {
     pub fn reserve(&mut self, target: TargetId, is_group: bool, now: Duration) -> Duration {
         let limits = self.limits;
         let group_rule = limits.per_group.filter(|_| is_group);
+        let spread = self.spread_rule();
         self.global.prune(limits.global, now);
+        self.spread.prune(spread, now);
         let state = self.targets.entry(target).or_default();
         state.chat.prune(limits.per_chat, now);
         if let Some(rule) = group_rule {
@@ -188,6 +201,7 @@ impl SendPacer {
                 next = state.group.earliest(rule, next);
             }
             next = self.global.earliest(limits.global, next);
+            next = self.spread.earliest(spread, next);
             if next == at {
                 break;
             }
@@ -198,6 +212,7 @@ impl SendPacer {
             state.group.record(at);
         }
         self.global.record(at);
+        self.spread.record(at);
         at - now
     }
 
@@ -223,6 +238,8 @@ impl SendPacer {
             !(state.chat.is_idle(limits.per_chat, now) && group_idle && state.blocked_until <= now)
         });
         self.global.prune(limits.global, now);
+        let spread = self.spread_rule();
+        self.spread.prune(spread, now);
     }
 
     /// How many targets the pacer currently remembers.

@@ -112,10 +112,17 @@ impl Schedule {
     /// The first fire time strictly after `after`.
     #[must_use]
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.fires_after(after).next()
+    }
+
+    /// Fire times after `after`, in UTC. When clocks fall back, a local time happens twice and
+    /// the cron crate gives the earlier instant, which can lie before `after`: those are
+    /// dropped, so time never runs backwards (the repeated local hour fires once).
+    fn fires_after(&self, after: DateTime<Utc>) -> impl Iterator<Item = DateTime<Utc>> + '_ {
         self.cron
             .after(&after.with_timezone(&self.tz))
-            .next()
             .map(|t| t.with_timezone(&Utc))
+            .filter(move |t| *t > after)
     }
 
     /// The last fire time in `(after, until]`, if any: the slot due now when the previous check
@@ -123,8 +130,7 @@ impl Schedule {
     #[must_use]
     pub fn latest_in(&self, after: DateTime<Utc>, until: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let mut latest = None;
-        for t in self.cron.after(&after.with_timezone(&self.tz)) {
-            let t = t.with_timezone(&Utc);
+        for t in self.fires_after(after) {
             if t > until {
                 break;
             }
@@ -136,9 +142,9 @@ impl Schedule {
     /// The next `n` fire times after `after`, in the schedule's time zone.
     #[must_use]
     pub fn upcoming(&self, after: DateTime<Utc>, n: usize) -> Vec<DateTime<Tz>> {
-        self.cron
-            .after(&after.with_timezone(&self.tz))
+        self.fires_after(after)
             .take(n)
+            .map(|t| t.with_timezone(&self.tz))
             .collect()
     }
 }

@@ -18,12 +18,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::analytics::Window;
 use crate::config::Config;
-use crate::delivery::{DeliveryError, Outlet};
+use crate::delivery::{DeliveryError, Outlet, with_before_first_send};
 use crate::pollers::RunningPollers;
 use crate::render::posts::{PostBundle, RenderRequest, Renderer};
 use crate::render::text::PostKind;
@@ -35,10 +36,10 @@ use crate::store::{
 
 /// How often the scheduler looks for due slots.
 pub const TICK: Duration = Duration::from_millis(500);
-/// How often it looks for targets left unsent.
+/// How often it looks for targets left unsent, at most (and at least once per lease).
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
-/// A claim not finished within this long is taken to belong to a dead instance.
-const LEASE_MS: i64 = 10 * 60_000;
+/// The detail of a target whose instance died between sending it and recording the answer.
+pub const IN_DOUBT: &str = "the bot stopped while sending; not sent again, as the chat may have it";
 /// Fire times kept per schedule and tick, at most (after a long downtime).
 const MAX_FIRES: usize = 1_000;
 /// Fire times walked per schedule and tick, at most.
@@ -316,7 +317,7 @@ impl Scheduler {
         let fire_ms = plan.key.at.timestamp_millis();
         match self
             .store
-            .claim_slot(id, fire_ms, &self.owner, now_ms, LEASE_MS)
+            .claim_slot(id, fire_ms, &self.owner, now_ms, self.lease_ms())
             .await
         {
             Ok(claimed) => claimed,
@@ -325,6 +326,13 @@ impl Scheduler {
                 false
             }
         }
+    }
+
+    /// `scheduler.lease_secs` in ms: a claim not renewed for this long is a dead instance's.
+    fn lease_ms(&self) -> i64 {
+        i64::try_from(self.config.scheduler.lease_secs)
+            .unwrap_or(i64::MAX / 1000)
+            .saturating_mul(1000)
     }
 
     /// Runs on the real clock until `shutdown`, then gives sends in flight
@@ -340,16 +348,22 @@ impl Scheduler {
             run.sweep(now).await;
             let mut tick = tokio::time::interval(TICK);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut last_sweep = tokio::time::Instant::now();
+            let lease = Duration::from_secs(run.parts.config.scheduler.lease_secs);
+            let (renew_every, sweep_every) = (lease / 3, SWEEP_EVERY.min(lease));
+            let (mut last_sweep, mut last_renewal) = (Instant::now(), Instant::now());
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
                     () = shutdown.cancelled() => break,
                 }
                 run.tick(Utc::now()).await;
-                if last_sweep.elapsed() >= SWEEP_EVERY {
+                if last_renewal.elapsed() >= renew_every {
+                    run.renew(Utc::now()).await;
+                    last_renewal = Instant::now();
+                }
+                if last_sweep.elapsed() >= sweep_every {
                     run.sweep(Utc::now()).await;
-                    last_sweep = tokio::time::Instant::now();
+                    last_sweep = Instant::now();
                 }
             }
             run.finish().await;
@@ -436,7 +450,7 @@ impl SchedulerRun {
             if now - plan.key.at > self.grace() {
                 self.skip(&plan, now).await;
             } else {
-                self.fire(plan, now, None).await;
+                self.fire(plan, now, false).await;
             }
         }
         self.last = Some(now);
@@ -454,12 +468,47 @@ impl SchedulerRun {
         }
     }
 
+    /// Renews this instance's claims, so other instances (and its own next start) can tell it
+    /// from a dead one.
+    pub async fn renew(&mut self, now: DateTime<Utc>) {
+        let parts = &self.parts;
+        if let Err(e) = parts
+            .store
+            .renew_claims(&parts.owner, now.timestamp_millis())
+            .await
+        {
+            warn!(error = %e, "Renewing slot claims failed.");
+        }
+    }
+
     /// Sends again the targets left `not_sent` by a shutdown or a dead instance, for slots
-    /// within the grace period.
+    /// within the grace period. Targets a dead instance left `sending` are recorded failed
+    /// and not sent again: the platform may have them.
     pub async fn sweep(&mut self, now: DateTime<Utc>) {
         let since = (now - self.grace()).timestamp_millis();
-        let stale_before = now.timestamp_millis() - LEASE_MS;
-        let records = match self.parts.store.unsent(since, stale_before).await {
+        let lease_ms = self.parts.lease_ms();
+        let stale_before = now.timestamp_millis() - lease_ms;
+        let store = &self.parts.store;
+        match store
+            .abandoned(DeliveryState::Sending, since, stale_before)
+            .await
+        {
+            Ok(records) => {
+                for mut r in records {
+                    warn!(slot = %r.slot, platform = %r.platform, target = %r.target, "An instance stopped while sending a post; not sent again, as the chat may have it.");
+                    r.state = DeliveryState::Failed;
+                    r.detail = Some(IN_DOUBT.to_owned());
+                    if let Err(e) = store.record_delivery(&r, now.timestamp_millis()).await {
+                        warn!(slot = %r.slot, error = %e, "Recording a send in doubt failed.");
+                    }
+                }
+            }
+            Err(e) => warn!(error = %e, "Reading sends in doubt failed."),
+        }
+        let records = match store
+            .abandoned(DeliveryState::NotSent, since, stale_before)
+            .await
+        {
             Ok(records) => records,
             Err(e) => {
                 warn!(error = %e, "Reading unsent targets failed.");
@@ -479,8 +528,7 @@ impl SchedulerRun {
             };
             info!(slot = %id, targets = targets.len(), "Sending targets a stopped instance left unsent.");
             let plan = SlotPlan { id, key, targets };
-            let resend = format!("{}#resend@{}", plan.id, now.timestamp_millis() / LEASE_MS);
-            self.fire(plan, now, Some(resend)).await;
+            self.fire(plan, now, true).await;
         }
     }
 
@@ -526,14 +574,25 @@ impl SchedulerRun {
         let _ = store.finish_slot(&plan.id).await;
     }
 
-    /// Claims `plan` (under `claim` when given), records every target `not_sent`, renders the
-    /// post once and starts the sends.
-    async fn fire(&mut self, plan: SlotPlan, now: DateTime<Utc>, claim: Option<String>) {
+    /// Claims `plan` (takes its claim over again for a `resend` of what a stopped instance
+    /// left), records every target `not_sent`, renders the post once and starts the sends.
+    async fn fire(&mut self, plan: SlotPlan, now: DateTime<Utc>, resend: bool) {
         let parts = Arc::clone(&self.parts);
         let store = &parts.store;
         let now_ms = now.timestamp_millis();
-        let claim = claim.unwrap_or_else(|| plan.id.clone());
-        if !parts.claim(&claim, &plan, now_ms).await {
+        let claim = plan.id.clone();
+        let claimed = if resend {
+            store
+                .reclaim_slot(&claim, &parts.owner, now_ms, parts.lease_ms())
+                .await
+                .unwrap_or_else(|e| {
+                    warn!(slot = %claim, error = %e, "Taking over a slot failed.");
+                    false
+                })
+        } else {
+            parts.claim(&claim, &plan, now_ms).await
+        };
+        if !claimed {
             return;
         }
         for (platform, target) in &plan.targets {
@@ -616,14 +675,25 @@ async fn deliver(
             let result = match outlet {
                 None => Err(DeliveryError::Rejected(format!("{platform} is not running (no token)"))),
                 Some(outlet) => {
-                    let mut result = Ok(());
-                    for bundle in bundles {
-                        result = outlet.deliver(target.clone(), bundle).await;
-                        if result.is_err() {
-                            break;
+                    // Recorded just before the first request goes out, after pacing.
+                    let sending = record(&plan, &platform, &target, DeliveryState::Sending, None);
+                    let store = Arc::clone(&parts.store);
+                    let mark = Box::pin(async move {
+                        if let Err(e) = store.record_delivery(&sending, Utc::now().timestamp_millis()).await {
+                            warn!(slot = %sending.slot, error = %e, "Recording a send in progress failed.");
                         }
-                    }
-                    result
+                    });
+                    let sends = async {
+                        let mut result = Ok(());
+                        for bundle in bundles {
+                            result = outlet.deliver(target.clone(), bundle).await;
+                            if result.is_err() {
+                                break;
+                            }
+                        }
+                        result
+                    };
+                    with_before_first_send(mark, sends).await
                 }
             };
             let (state, detail) = match result {

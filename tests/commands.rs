@@ -6,10 +6,12 @@ mod common;
 use common::{liq, sqlite_store};
 use liqbot::analytics::Window;
 use liqbot::commands::{
-    Answer, AnswerContext, COMMANDS, Command, CommandDefaults, UsageError, answer, help_text, parse,
+    Answer, AnswerContext, COMMANDS, Command, CommandDefaults, MAX_ARG_LEN, MAX_COMMAND_LEN,
+    MAX_SCHEDULE_LEN, UsageError, answer, help_text, parse,
 };
 use liqbot::config::Config;
 use liqbot::model::Exchange::{Binance, Bybit, Okx};
+use liqbot::model::Liquidation;
 use liqbot::model::Side::{Long, Short};
 use liqbot::render::posts::Renderer;
 use liqbot::render::text::{Platform, PostKind};
@@ -178,7 +180,7 @@ fn markup_as_a_coin_is_quoted_verbatim_and_truncated() {
         "Unknown coin `<script>`. Use a ticker such as BTC or ETH."
     );
     assert_eq!(e.usage, "/liq [coin] [window]");
-    let e = usage_error("/liq <b>aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa</b>");
+    let e = usage_error("/liq <b>aaaaaaaaaaaaaaaaaaaaaaa</b>");
     assert!(
         e.message.contains("`<b>aaaaaaaaaaaaaaaaa…`"),
         "{}",
@@ -210,6 +212,58 @@ fn overlong_input_and_too_many_arguments_are_usage_errors() {
 }
 
 #[test]
+fn overlong_arguments_and_schedules_get_the_usage_line_without_the_input() {
+    // The cap: an argument of MAX_ARG_LEN is read (and quoted cut to 20 characters), one byte
+    // more is refused unread.
+    let at_cap = format!("/liq {}", "a".repeat(MAX_ARG_LEN));
+    assert!(
+        usage_error(&at_cap)
+            .message
+            .starts_with("Unknown coin `aaaaaaaaaaaaaaaaaaaa…`"),
+        "{at_cap}"
+    );
+    for text in [
+        format!("/liq {}", "a".repeat(MAX_ARG_LEN + 1)),
+        format!("/heatmap btc <script>{}</script>", "x".repeat(40)),
+        format!("/top {}h", "4".repeat(40)),
+        format!("/unsubscribe {}", "**@everyone**".repeat(3)),
+    ] {
+        let e = usage_error(&text);
+        assert_eq!(
+            e.message, "An argument is too long (at most 32 characters).",
+            "{text}"
+        );
+        assert!(e.usage.starts_with('/') && e.usage.len() < 30, "{text}");
+    }
+    let long = format!("/liq {}", "<b>x</b> ".repeat(30));
+    assert_eq!(
+        usage_error(&long).to_string(),
+        format!(
+            "That is too long (at most {MAX_COMMAND_LEN} characters).\nUsage: /liq [coin] [window]"
+        )
+    );
+
+    // A schedule of fields within the cap that is too long as a whole.
+    let schedule = "0 0,5,10,15,20,25,30,35,40,45,50 0,2,4,6,8,10,12,14,16,18,20,22 * * *";
+    assert!(schedule.split(' ').all(|f| f.len() <= MAX_ARG_LEN));
+    assert!(schedule.len() > MAX_SCHEDULE_LEN);
+    let e = usage_error(&format!("/subscribe liq {schedule}"));
+    assert_eq!(
+        e.to_string(),
+        "That schedule is too long (at most 64 characters).\nUsage: /subscribe <kind> <schedule>"
+    );
+    // A cron line with a long field, within the caps, is a schedule.
+    let odd_hours = "0 0 1,3,5,7,9,11,13,15,17,19,21,23 * * *";
+    assert_eq!(
+        ok(&format!("/subscribe liq {odd_hours}")),
+        Some(Command::Subscribe {
+            kind: PostKind::Summary,
+            schedule: odd_hours.to_owned(),
+        })
+    );
+}
+
+#[test]
 fn help_lists_every_registered_command() {
     let help = help_text();
     for spec in COMMANDS {
@@ -220,14 +274,19 @@ fn help_lists_every_registered_command() {
 
 /// A store with $2M of BTC and $300K of ETH in the last 24h, and older BTC outside it.
 async fn answered(command: &Command) -> Answer {
-    let db = sqlite_store().await;
     let events = vec![
         liq(Binance, "BTCUSDT", Long, 1_500_000.0, NOW - 2 * HOUR),
         liq(Bybit, "BTCUSDT", Short, 500_000.0, NOW - 5 * HOUR),
         liq(Okx, "ETHUSDT", Long, 300_000.0, NOW - HOUR),
         liq(Binance, "BTCUSDT", Long, 9_000_000.0, NOW - 30 * HOUR),
     ];
-    db.store.insert_batch(&events).await.expect("insert");
+    answered_from(&events, command).await
+}
+
+/// `command` answered from a store holding `events`.
+async fn answered_from(events: &[Liquidation], command: &Command) -> Answer {
+    let db = sqlite_store().await;
+    db.store.insert_batch(events).await.expect("insert");
     let config = Config::default();
     let renderer = Renderer::new(&config).expect("renderer");
     let ctx = AnswerContext {
@@ -289,4 +348,59 @@ async fn missing_data_is_a_short_note_not_an_error_dump() {
         panic!("expected text");
     };
     assert_eq!(text, "No levels for PEPE. Known: BTC, ETH, SOL, XRP, DOGE.");
+}
+
+#[tokio::test]
+async fn markup_and_mentions_in_stored_coin_names_reach_posts_escaped() {
+    // A venue listing hostile names: nothing from the data may become markup or a ping.
+    let hostile = |base: &str, usd: f64| Liquidation {
+        base: base.to_owned(),
+        symbol: format!("{base}USDT"),
+        ..liq(Binance, "BTCUSDT", Long, usd, NOW - HOUR)
+    };
+    let events = vec![
+        hostile("<i>PWN</i>", 3_000_000.0),
+        hostile("**X**@everyone", 2_000_000.0),
+        hostile("<@123>`[a](http://x)`", 1_000_000.0),
+    ];
+    let Answer::Post(bundle) = answered_from(&events, &ok("/liq").expect("ours")).await else {
+        panic!("expected a post");
+    };
+    let telegram = bundle
+        .posts
+        .iter()
+        .find(|p| p.platform == Platform::Telegram)
+        .expect("a Telegram post");
+    assert!(
+        telegram.text.contains("&lt;i&gt;PWN&lt;/i&gt;"),
+        "{}",
+        telegram.text
+    );
+    assert!(!telegram.text.contains("<i>PWN"), "{}", telegram.text);
+    assert!(telegram.text.contains("&lt;@123&gt;"), "{}", telegram.text);
+
+    let discord = bundle
+        .posts
+        .iter()
+        .find(|p| p.platform == Platform::Discord)
+        .expect("a Discord post");
+    let embed = discord.embed.as_ref().expect("an embed");
+    let mut all = vec![
+        discord.text.clone(),
+        embed.title.clone(),
+        embed.description.clone(),
+    ];
+    all.extend(
+        embed
+            .fields
+            .iter()
+            .flat_map(|f| [f.name.clone(), f.value.clone()]),
+    );
+    all.extend(embed.footer.clone());
+    let all = all.join("\n");
+    for raw in ["@everyone", "<@123>", "**X**", "`[a](http://x)`"] {
+        assert!(!all.contains(raw), "{raw} in {all}");
+    }
+    assert!(all.contains("\\*\\*X\\*\\*@\u{200B}everyone"), "{all}");
+    assert!(all.contains(r"\`\[a\](http://x)\`"), "{all}");
 }

@@ -445,3 +445,34 @@ fn roles_are_collect_and_or_post() {
         "environment variable LIQBOT_ROLES: key `roles`: \"watch\" is not a role; use collect and/or post"
     );
 }
+
+#[test]
+fn the_chat_command_limit_is_validated_with_its_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bot.toml");
+    std::fs::write(
+        &path,
+        "[commands]\nimage_limit = 5\nchat_limit = 0\nchat_period_secs = 60\n",
+    )
+    .unwrap();
+    let err = Config::load_with_env(&path, env(&[]))
+        .expect_err("chat_limit = 0 is rejected")
+        .to_string();
+    assert!(
+        err.ends_with("bot.toml:3: key `commands.chat_limit`: must be at least 1"),
+        "{err}"
+    );
+    assert_eq!(
+        load_err(
+            "overlay_base.toml",
+            &[("LIQBOT_COMMANDS__CHAT_PERIOD_SECS", "0")]
+        ),
+        "environment variable LIQBOT_COMMANDS__CHAT_PERIOD_SECS: key `commands.chat_period_secs`: \
+         must be at least 1"
+    );
+    let config = load("overlay_base.toml", &[("LIQBOT_COMMANDS__CHAT_LIMIT", "7")]).unwrap();
+    assert_eq!(
+        (config.commands.chat_limit, config.commands.chat_period_secs),
+        (7, 60)
+    );
+}

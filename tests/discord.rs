@@ -34,6 +34,10 @@ struct Harness {
 
 impl Harness {
     async fn new() -> Self {
+        Self::with(|_| {}).await
+    }
+
+    async fn with(edit: impl FnOnce(&mut Config)) -> Self {
         let fake = FakeDiscord::start(TOKEN).await.expect("fake");
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::default();
@@ -45,6 +49,7 @@ impl Harness {
         config.discord.api_url = fake.url();
         config.discord.dev_guild_id = GUILD_ID.to_string();
         config.discord_token = Some(Secret::new(TOKEN));
+        edit(&mut config);
         Self {
             fake,
             config,
@@ -92,6 +97,14 @@ fn embed_text(embed: &Value) -> String {
         text.push_str(&format!("\n{}: {}", field["name"], field["value"]));
     }
     text
+}
+
+/// The text of a reply.
+fn content(call: &RestCall) -> String {
+    call.message().expect("a message")["content"]
+        .as_str()
+        .expect("content")
+        .to_owned()
 }
 
 /// The PNG attached to a message call, checked, with its file name.
@@ -300,6 +313,137 @@ async fn subscribe_needs_manage_channels_and_the_next_slot_posts_to_the_channel(
         json!([])
     );
     let _ = ALL_PERMISSIONS;
+    bot.shutdown().await.expect("shutdown").close().await;
+    h.fake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markup_and_mentions_in_options_are_escaped_and_ping_nobody() {
+    let h = Harness::new().await;
+    let bot = h.start().await;
+    // (command, option, what the user typed, how the reply quotes it). Our own backticks get a
+    // backslash too: Discord shows the quote as typed, without formatting it.
+    let cases = [
+        ("liq", "coin", "@everyone", "\\`@\u{200B}everyone\\`"),
+        (
+            "heatmap",
+            "coin",
+            "<@123>",
+            "\\`<\u{200B}@\u{200B}123\\>\\`",
+        ),
+        ("levels", "coin", "**bold**", "\\`\\*\\*bold\\*\\*\\`"),
+        ("liq", "coin", "`tick`", "\\`\\`tick\\`\\`"),
+        (
+            "liq",
+            "coin",
+            "[link](http://x)",
+            "\\`\\[link\\](http://x)\\`",
+        ),
+        (
+            "subscribe",
+            "schedule",
+            "@here <@&9> **x**",
+            "\\`@\u{200B}here <\u{200B}@\u{200B}&9\\> \\*\\*x\\*\\*\\`",
+        ),
+    ];
+    for (command, option, value, quoted) in cases {
+        let mut options = vec![(option, 3, json!(value))];
+        if command == "subscribe" {
+            options.insert(0, ("kind", 4, json!(0)));
+        }
+        let interaction = h
+            .fake
+            .slash(command, &options, MANAGE_CHANNELS | MEMBER_PERMISSIONS);
+        let calls = h.answered(interaction, 1).await;
+        let reply = calls[0].message().expect("a reply");
+        assert_eq!(calls[0].callback_type(), Some(4), "{value}");
+        assert_eq!(reply["flags"], 64, "ephemeral: {value}");
+        assert_eq!(reply["allowed_mentions"]["parse"], json!([]), "{reply}");
+        let text = content(&calls[0]);
+        assert!(text.contains(quoted), "{value}: {text}");
+        assert!(!text.contains(value), "{value}: {text}");
+    }
+    bot.shutdown().await.expect("shutdown").close().await;
+    h.fake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_channel_gets_chat_limit_answers_then_one_cooldown_reply_then_silence() {
+    const OTHER_CHANNEL: u64 = 2_100_000_000_000_000_002;
+    let h = Harness::with(|config| {
+        config.commands.chat_limit = 2;
+        config.commands.chat_period_secs = 600;
+    })
+    .await;
+    let bot = h.start().await;
+    let help = || h.fake.slash("help", &[], MEMBER_PERMISSIONS);
+    let intro = &liqbot::commands::help_text()[..40];
+    for _ in 0..2 {
+        let calls = h.answered(help(), 1).await;
+        assert!(content(&calls[0]).starts_with(intro), "{calls:#?}");
+    }
+    let calls = h.answered(help(), 1).await;
+    let refusal = calls[0].message().unwrap();
+    assert_eq!(refusal["flags"], 64, "ephemeral");
+    let wait: u64 = content(&calls[0])
+        .strip_prefix("This chat is asking quickly; try again in ")
+        .and_then(|rest| rest.strip_suffix(" s."))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{refusal}"));
+    assert!((590..=600).contains(&wait), "{refusal}");
+
+    // For the rest of the cooldown the channel's commands get no answer at all.
+    let unanswered = h.fake.send_interaction(help());
+    // Another channel of the same server has its own count.
+    let mut elsewhere = help();
+    elsewhere["channel_id"] = json!(OTHER_CHANNEL.to_string());
+    let calls = h.answered(elsewhere, 1).await;
+    assert!(content(&calls[0]).starts_with(intro), "{calls:#?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let late = h.fake.calls_for(&unanswered);
+    assert!(late.is_empty(), "{late:#?}");
+    bot.shutdown().await.expect("shutdown").close().await;
+    h.fake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsubscribe_and_subscriptions_need_manage_channels() {
+    let h = Harness::new().await;
+    let bot = h.start().await;
+    let channel = CHANNEL_ID.to_string();
+    let subscription = Subscription {
+        platform: "discord".to_owned(),
+        chat_id: channel.clone(),
+        guild_id: Some(GUILD_ID.to_string()),
+        kind: "summary".to_owned(),
+        coin: String::new(),
+        window: "24h".to_owned(),
+        schedule: "daily 08:00".to_owned(),
+        created_by: "4000000000000000001".to_owned(),
+        created_ms: 0,
+        active: true,
+        inactive_reason: None,
+    };
+    bot.store.upsert_subscription(&subscription).await.unwrap();
+    for command in ["unsubscribe", "subscriptions"] {
+        let calls = h
+            .answered(h.fake.slash(command, &[], MEMBER_PERMISSIONS), 1)
+            .await;
+        assert_eq!(calls[0].message().unwrap()["flags"], 64, "ephemeral");
+        assert_eq!(content(&calls[0]), MANAGE_CHANNELS_ONLY, "/{command}");
+    }
+    let stored = bot
+        .store
+        .chat_subscriptions("discord", &channel)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1, "a member's /unsubscribe removed nothing");
+
+    let interaction = h
+        .fake
+        .slash("unsubscribe", &[], MANAGE_CHANNELS | MEMBER_PERMISSIONS);
+    let calls = h.answered(interaction, 1).await;
+    assert_eq!(content(&calls[0]), "Removed 1 subscription.");
     bot.shutdown().await.expect("shutdown").close().await;
     h.fake.stop().await;
 }

@@ -190,6 +190,164 @@ async fn bad_arguments_get_an_escaped_usage_reply() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlong_input_gets_the_short_usage_reply_without_the_input() {
+    let h = Harness::new().await;
+    let bot = h.start().await;
+    let cases = [
+        (
+            format!("/liq <b>{}</b>", "A".repeat(1_000)),
+            "That is too long (at most 200 characters).\nUsage: /liq [coin] [window]",
+        ),
+        (
+            "/heatmap <script>alert(1)</script>aaaaaaaa 4h".to_owned(),
+            "An argument is too long (at most 32 characters).\nUsage: /heatmap [coin] [window]",
+        ),
+        (
+            "/subscribe liq 0 0,5,10,15,20,25,30,35,40,45,50 0,2,4,6,8,10,12,14,16,18,20,22 * * *"
+                .to_owned(),
+            "That schedule is too long (at most 64 characters).\nUsage: /subscribe &lt;kind&gt; \
+             &lt;schedule&gt;",
+        ),
+    ];
+    let chats: Vec<i64> = (0..cases.len()).map(|i| PRIVATE + 10 + i as i64).collect();
+    for (chat, (text, _)) in chats.iter().zip(&cases) {
+        h.fake
+            .push_message(*chat, ChatKind::Private, Some(*chat), text);
+    }
+    let calls = h
+        .fake
+        .wait_for(WAIT, |calls| {
+            chats
+                .iter()
+                .all(|&chat| !delivered(calls, chat, "sendmessage").is_empty())
+        })
+        .await;
+    for (chat, (_, want)) in chats.iter().zip(&cases) {
+        let replies = delivered(&calls, *chat, "sendmessage");
+        assert_eq!(replies.len(), 1, "{replies:?}");
+        assert_eq!(replies[0].text(), Some(*want));
+    }
+    bot.shutdown().await.expect("shutdown").close().await;
+    h.fake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_group_gets_chat_limit_answers_then_one_cooldown_reply_then_silence() {
+    const OTHER_GROUP: i64 = -100_201;
+    let h = Harness::with(|config| {
+        config.commands.chat_limit = 3;
+        config.commands.chat_period_secs = 600;
+    })
+    .await;
+    let bot = h.start().await;
+    // Five members, five commands, a bad one among them: every command for the bot counts.
+    for (i, text) in ["/help", "/liq 99y", "/help", "/help", "/help"]
+        .into_iter()
+        .enumerate()
+    {
+        h.fake
+            .push_message(GROUP, ChatKind::Group, Some(50 + i as i64), text);
+    }
+    h.fake
+        .push_message(OTHER_GROUP, ChatKind::Group, Some(60), "/help");
+    // A private chat has only the per-user limit.
+    for _ in 0..4 {
+        h.fake
+            .push_message(PRIVATE, ChatKind::Private, Some(PRIVATE), "/help");
+    }
+    h.fake
+        .wait_for(WAIT, |calls| {
+            delivered(calls, GROUP, "sendmessage").len() >= 4
+                && !delivered(calls, OTHER_GROUP, "sendmessage").is_empty()
+                && delivered(calls, PRIVATE, "sendmessage").len() >= 4
+        })
+        .await;
+    // Time for a fifth reply to the group to pass the 1-per-second send pacing, were there one.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let calls = h.fake.calls();
+    let texts: Vec<String> = delivered(&calls, GROUP, "sendmessage")
+        .iter()
+        .filter_map(|c| c.text().map(str::to_owned))
+        .collect();
+    assert_eq!(texts.len(), 4, "{texts:#?}");
+    let help = liqbot::commands::help_text();
+    assert!(texts[0].starts_with(&help[..40]), "{texts:#?}");
+    assert!(
+        texts[1].contains("Usage: /liq [coin] [window]"),
+        "{texts:#?}"
+    );
+    assert!(texts[2].starts_with(&help[..40]), "{texts:#?}");
+    // The wait counts from the first of the three, a few paced sends ago.
+    let wait: u64 = texts[3]
+        .strip_prefix("This chat is asking quickly; try again in ")
+        .and_then(|rest| rest.strip_suffix(" s."))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{texts:#?}"));
+    assert!((590..=600).contains(&wait), "{texts:#?}");
+    assert_eq!(delivered(&calls, OTHER_GROUP, "sendmessage").len(), 1);
+    assert_eq!(delivered(&calls, PRIVATE, "sendmessage").len(), 4);
+    bot.shutdown().await.expect("shutdown").close().await;
+    h.fake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsubscribe_and_subscriptions_are_for_admins_only() {
+    const MEMBER: i64 = 42;
+    const ADMIN: i64 = 43;
+    let h = Harness::new().await;
+    h.fake.set_admin(GROUP, ADMIN);
+    let bot = h.start().await;
+    let subscription = Subscription {
+        platform: "telegram".to_owned(),
+        chat_id: GROUP.to_string(),
+        guild_id: None,
+        kind: "summary".to_owned(),
+        coin: String::new(),
+        window: "24h".to_owned(),
+        schedule: "daily 08:00".to_owned(),
+        created_by: ADMIN.to_string(),
+        created_ms: 0,
+        active: true,
+        inactive_reason: None,
+    };
+    bot.store.upsert_subscription(&subscription).await.unwrap();
+    h.fake
+        .push_message(GROUP, ChatKind::Group, Some(MEMBER), "/unsubscribe");
+    h.fake
+        .push_message(GROUP, ChatKind::Group, Some(MEMBER), "/subscriptions");
+    let calls = h
+        .fake
+        .wait_for(WAIT, |calls| {
+            delivered(calls, GROUP, "sendmessage").len() >= 2
+        })
+        .await;
+    let replies = delivered(&calls, GROUP, "sendmessage");
+    assert_eq!(replies[0].text(), Some(ADMINS_ONLY));
+    assert_eq!(replies[1].text(), Some(ADMINS_ONLY));
+    let stored = bot
+        .store
+        .chat_subscriptions("telegram", &GROUP.to_string())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1, "a member's /unsubscribe removed nothing");
+
+    h.fake
+        .push_message(GROUP, ChatKind::Group, Some(ADMIN), "/unsubscribe");
+    let calls = h
+        .fake
+        .wait_for(WAIT, |calls| {
+            delivered(calls, GROUP, "sendmessage").len() >= 3
+        })
+        .await;
+    assert_eq!(
+        delivered(&calls, GROUP, "sendmessage")[2].text(),
+        Some("Removed 1 subscription.")
+    );
+    bot.shutdown().await.expect("shutdown").close().await;
+    h.fake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribe_is_for_admins_is_stored_survives_a_restart_and_posts_on_schedule() {
     const MEMBER: i64 = 42;
     const ADMIN: i64 = 43;

@@ -1,15 +1,18 @@
 //! The chat commands, independent of any platform: the one registry of commands, the parser
 //! that turns `/liq eth 4h` into a [`Command`], and [`answer`], which turns a command into what
 //! to send. The Telegram and Discord adapters only translate messages to and from these types,
-//! so a command asks for exactly the [`RenderRequest`] the scheduler would.
+//! so a command asks for exactly the [`RenderRequest`] the scheduler would. [`ChatLimiter`] is
+//! the per-chat command limit both adapters apply.
 
 mod answer;
+mod limit;
 mod manage;
 mod parse;
 
 pub use answer::{Answer, AnswerContext, SOMETHING_WENT_WRONG, answer};
+pub use limit::{ChatLimiter, ChatVerdict, chat_cooldown_text};
 pub use manage::{ManageContext, manage};
-pub use parse::{MAX_ARGS, MAX_COMMAND_LEN, UsageError, parse};
+pub use parse::{MAX_ARG_LEN, MAX_ARGS, MAX_COMMAND_LEN, MAX_SCHEDULE_LEN, UsageError, parse};
 
 use crate::analytics::Window;
 use crate::config::Config;

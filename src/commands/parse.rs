@@ -8,6 +8,11 @@ use crate::render::text::PostKind;
 
 /// The longest command text accepted, in bytes.
 pub const MAX_COMMAND_LEN: usize = 200;
+/// The longest single argument accepted, in bytes: enough for any ticker or instrument id
+/// (`1000PEPE-USDT-SWAP`), window, kind or cron field (`1,3,5,7,9,11,13,15,17,19,21,23`).
+pub const MAX_ARG_LEN: usize = 32;
+/// The longest `/subscribe` schedule accepted, in bytes, its words joined by single spaces.
+pub const MAX_SCHEDULE_LEN: usize = 64;
 /// The most arguments a command takes (`/subscribe`'s cron schedule is one argument here).
 pub const MAX_ARGS: usize = 3;
 /// Bad input is quoted back at most this many characters long.
@@ -55,8 +60,10 @@ impl UsageError {
 /// are case-insensitive and may come in any order where that is unambiguous (`/liq 4h eth`).
 ///
 /// # Errors
-/// A [`UsageError`] for a command of ours with bad arguments, too many of them, or text over
-/// [`MAX_COMMAND_LEN`] bytes.
+/// A [`UsageError`] for a command of ours with bad arguments or too many of them. Text over
+/// [`MAX_COMMAND_LEN`] bytes, an argument over [`MAX_ARG_LEN`] and a schedule over
+/// [`MAX_SCHEDULE_LEN`] are refused before anything else is done with them, and the reply
+/// never quotes them.
 pub fn parse(
     text: &str,
     bot_username: Option<&str>,
@@ -91,6 +98,12 @@ pub fn parse(
         ));
     }
     let args: Vec<&str> = args.split_whitespace().collect();
+    if args.iter().any(|a| a.len() > MAX_ARG_LEN) {
+        return Err(UsageError::new(
+            spec,
+            format!("An argument is too long (at most {MAX_ARG_LEN} characters)."),
+        ));
+    }
     if spec.name == "subscribe" {
         return subscribe(spec, &args).map(Some);
     }
@@ -171,6 +184,14 @@ fn subscribe(spec: &CommandSpec, args: &[&str]) -> Result<Command, UsageError> {
         ));
     };
     let kind = parse_kind(spec, kind)?;
+    // The words joined by single spaces, as the schedule is stored.
+    let len = schedule.iter().map(|w| w.len()).sum::<usize>() + schedule.len().saturating_sub(1);
+    if len > MAX_SCHEDULE_LEN {
+        return Err(UsageError::new(
+            spec,
+            format!("That schedule is too long (at most {MAX_SCHEDULE_LEN} characters)."),
+        ));
+    }
     let schedule = parse_schedule(schedule).ok_or_else(|| {
         let given = schedule.join(" ");
         let message = if given.is_empty() {
@@ -226,7 +247,7 @@ fn parse_schedule(words: &[&str]) -> Option<String> {
             let cron_char = |c: char| c.is_ascii_alphanumeric() || "*/,-?#".contains(c);
             fields
                 .iter()
-                .all(|f| f.len() <= 20 && f.chars().all(cron_char))
+                .all(|f| f.chars().all(cron_char))
                 .then(|| fields.join(" ").to_ascii_uppercase())
         }
         _ => None,

@@ -19,6 +19,10 @@ pub struct SchedulerConfig {
     /// At SIGTERM, sends already started get this many seconds to finish; the rest are
     /// recorded as not sent.
     pub shutdown_secs: u64,
+    /// A slot's claim is renewed every third of this while its instance runs; a claim not
+    /// renewed for this long belongs to an instance that died (crash, `kill -9`), and its
+    /// unsent targets are sent by another instance or the next start.
+    pub lease_secs: u64,
 }
 
 impl Default for SchedulerConfig {
@@ -26,6 +30,7 @@ impl Default for SchedulerConfig {
         Self {
             grace_secs: 900,
             shutdown_secs: 10,
+            lease_secs: 60,
         }
     }
 }

@@ -311,6 +311,11 @@ pub struct CommandsConfig {
     pub image_limit: u32,
     /// The period of `image_limit`, in seconds (at least 1).
     pub image_period_secs: u64,
+    /// Commands all members of one group, channel or Discord server channel may run together
+    /// per period (at least 1); private chats have only the per-user limit.
+    pub chat_limit: u32,
+    /// The period of `chat_limit`, in seconds (at least 1).
+    pub chat_period_secs: u64,
 }
 
 impl Default for CommandsConfig {
@@ -318,6 +323,10 @@ impl Default for CommandsConfig {
         Self {
             image_limit: 5,
             image_period_secs: 60,
+            // Telegram delivers at most 20 messages a minute to one group: more commands
+            // would only queue their answers.
+            chat_limit: 20,
+            chat_period_secs: 60,
         }
     }
 }
@@ -327,6 +336,12 @@ impl CommandsConfig {
     #[must_use]
     pub fn image_period(&self) -> Duration {
         Duration::from_secs(self.image_period_secs)
+    }
+
+    /// The period of `chat_limit`.
+    #[must_use]
+    pub fn chat_period(&self) -> Duration {
+        Duration::from_secs(self.chat_period_secs)
     }
 }
 

@@ -124,6 +124,11 @@ pub(crate) fn validate(config: &Config) -> Result<(), Issue> {
         "commands.image_period_secs",
         config.commands.image_period_secs,
     )?;
+    at_least_one("commands.chat_limit", u64::from(config.commands.chat_limit))?;
+    at_least_one(
+        "commands.chat_period_secs",
+        config.commands.chat_period_secs,
+    )?;
 
     let summary = &config.summary;
     if let Err(e) = summary.default_window.parse::<crate::analytics::Window>() {
@@ -189,6 +194,7 @@ fn alerts(config: &Config) -> Result<(), Issue> {
 
 fn jobs(config: &Config) -> Result<(), Issue> {
     at_least_one("scheduler.shutdown_secs", config.scheduler.shutdown_secs)?;
+    at_least_one("scheduler.lease_secs", config.scheduler.lease_secs)?;
     let mut names = std::collections::HashSet::new();
     for (i, job) in config.jobs.iter().enumerate() {
         let key = |field: &str| format!("jobs[{i}].{field}");

@@ -3,17 +3,19 @@
 //! same coins and windows and make the same render requests. Image answers are deferred first
 //! (Discord wants an answer within 3 s) and then sent as an embed with the PNG attached.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use poise::serenity_prelude as serenity;
 use poise::{ChoiceParameter, CreateReply};
 use serenity::{AutocompleteChoice, CreateAutocompleteResponse};
+use tracing::info;
 
 use super::DiscordApp;
 use super::message::{DiscordPost, no_pings, window_buttons};
 use crate::analytics::Window;
 use crate::commands::{
-    Answer, AnswerContext, COMMANDS, Command, CommandDefaults, ManageContext, answer, manage, parse,
+    Answer, AnswerContext, COMMANDS, ChatVerdict, Command, CommandDefaults, ManageContext, answer,
+    chat_cooldown_text, manage, parse,
 };
 use crate::pacing::cooldown_text;
 use crate::render::text::escape::discord_markdown;
@@ -129,6 +131,7 @@ pub async fn liq(
     ctx: Context<'_>,
     #[description = "A coin (BTC, ETH, ...); all coins when left out"]
     #[autocomplete = "autocomplete_coin"]
+    #[max_length = 32] // MAX_ARG_LEN
     coin: Option<String>,
     #[description = "The window"] window: Option<WindowChoice>,
 ) -> Result<(), Error> {
@@ -141,6 +144,7 @@ pub async fn heatmap(
     ctx: Context<'_>,
     #[description = "A coin (BTC unless you name one)"]
     #[autocomplete = "autocomplete_coin"]
+    #[max_length = 32] // MAX_ARG_LEN
     coin: Option<String>,
     #[description = "The window"] window: Option<WindowChoice>,
 ) -> Result<(), Error> {
@@ -153,6 +157,7 @@ pub async fn levels(
     ctx: Context<'_>,
     #[description = "A coin (BTC unless you name one)"]
     #[autocomplete = "autocomplete_coin"]
+    #[max_length = 32] // MAX_ARG_LEN
     coin: Option<String>,
 ) -> Result<(), Error> {
     run(ctx, command_text("levels", coin, None)).await
@@ -188,12 +193,17 @@ pub async fn help(ctx: Context<'_>) -> Result<(), Error> {
 pub async fn subscribe(
     ctx: Context<'_>,
     #[description = "What to post"] kind: KindChoice,
-    #[description = "When: 1h, 4h, 24h, hourly, daily 08:00 or a cron line"] schedule: String,
+    #[description = "When: 1h, 4h, 24h, hourly, daily 08:00 or a cron line"]
+    #[max_length = 64] // MAX_SCHEDULE_LEN
+    schedule: String,
     #[description = "The window a summary covers (the schedule's by default)"] window: Option<
         WindowChoice,
     >,
     #[description = "Where to post (this channel by default)"] channel: Option<serenity::ChannelId>,
 ) -> Result<(), Error> {
+    if !channel_allows(ctx).await? {
+        return Ok(());
+    }
     let defaults = CommandDefaults::from_config(&ctx.data().config);
     let text = format!("/subscribe {} {schedule}", kind.kind().as_str());
     let command = match parse(&text, None, &defaults) {
@@ -215,6 +225,9 @@ pub async fn unsubscribe(
     #[description = "The kind to stop; every kind when left out"] kind: Option<KindChoice>,
     #[description = "The channel (this one by default)"] channel: Option<serenity::ChannelId>,
 ) -> Result<(), Error> {
+    if !channel_allows(ctx).await? {
+        return Ok(());
+    }
     let command = Command::Unsubscribe {
         kind: kind.map(KindChoice::kind),
     };
@@ -231,6 +244,9 @@ pub async fn subscriptions(
     ctx: Context<'_>,
     #[description = "The channel (this one by default)"] channel: Option<serenity::ChannelId>,
 ) -> Result<(), Error> {
+    if !channel_allows(ctx).await? {
+        return Ok(());
+    }
     manage_command(ctx, &Command::Subscriptions, None, channel).await
 }
 
@@ -259,8 +275,37 @@ async fn ephemeral(ctx: Context<'_>, text: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// The per-channel limit on commands in a server: whether to answer this one. The first
+/// command over the limit gets a short reply only its author sees; the rest of the cooldown
+/// gets no answer at all (Discord then tells the author the bot did not respond), so the
+/// bot's replies never grow with a flood.
+async fn channel_allows(ctx: Context<'_>) -> Result<bool, Error> {
+    if ctx.guild_id().is_none() {
+        return Ok(true);
+    }
+    let app = ctx.data();
+    let channel = ctx.channel_id();
+    let verdict = app
+        .chat_limiter
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .check(channel.get(), app.origin.elapsed());
+    match verdict {
+        ChatVerdict::Allow => Ok(true),
+        ChatVerdict::Refuse(wait) => {
+            info!(channel = %channel, wait_s = wait.as_secs(), "Discord channel over its command limit.");
+            ephemeral(ctx, &chat_cooldown_text(wait)).await?;
+            Ok(false)
+        }
+        ChatVerdict::Silent => Ok(false),
+    }
+}
+
 /// Parses `text` with the command core and answers it.
 async fn run(ctx: Context<'_>, text: String) -> Result<(), Error> {
+    if !channel_allows(ctx).await? {
+        return Ok(());
+    }
     let app = ctx.data();
     let defaults = CommandDefaults::from_config(&app.config);
     let command = match parse(&text, None, &defaults) {
@@ -371,6 +416,7 @@ async fn autocomplete_coin(ctx: Context<'_>, partial: &str) -> CreateAutocomplet
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::{MAX_ARG_LEN, MAX_SCHEDULE_LEN};
 
     #[test]
     fn every_slash_command_is_in_the_registry_with_a_short_description() {
@@ -383,6 +429,24 @@ mod tests {
             let description = command.description.unwrap_or_default();
             assert!(!description.is_empty() && description.chars().count() <= DESCRIPTION_MAX);
         }
+    }
+
+    #[test]
+    fn text_options_are_capped_where_the_core_caps_them() {
+        let max_length = |command: &str, option: &str| {
+            let command = all().into_iter().find(|c| c.name == command).unwrap();
+            let json = serde_json::to_value(command.create_as_slash_command().unwrap()).unwrap();
+            let options = json["options"].as_array().unwrap().clone();
+            let option = options.into_iter().find(|o| o["name"] == option).unwrap();
+            option["max_length"].as_u64()
+        };
+        for command in ["liq", "heatmap", "levels"] {
+            assert_eq!(max_length(command, "coin"), Some(MAX_ARG_LEN as u64));
+        }
+        assert_eq!(
+            max_length("subscribe", "schedule"),
+            Some(MAX_SCHEDULE_LEN as u64)
+        );
     }
 
     #[test]

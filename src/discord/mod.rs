@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::analytics::Window;
-use crate::commands::{Answer, AnswerContext, Command, SOMETHING_WENT_WRONG, answer};
+use crate::commands::{Answer, AnswerContext, ChatLimiter, Command, SOMETHING_WENT_WRONG, answer};
 use crate::config::{Config, DISCORD_API};
 use crate::pacing::{RateLimiter, cooldown_text};
 use crate::pollers::RunningPollers;
@@ -53,6 +53,8 @@ pub struct DiscordApp {
     /// Live market context, when the pollers run.
     pub pollers: Option<Arc<RunningPollers>>,
     limiter: Mutex<RateLimiter>,
+    /// Commands per server channel.
+    chat_limiter: Mutex<ChatLimiter>,
     origin: Instant,
 }
 
@@ -137,6 +139,7 @@ pub async fn start(
             config.commands.image_limit,
             config.commands.image_period(),
         )),
+        chat_limiter: Mutex::new(ChatLimiter::from_config(&config.commands)),
         origin: Instant::now(),
     });
     let guild = config.discord.dev_guild();

@@ -1,30 +1,54 @@
 //! Number formatting for posts: money (`$1.36B`, `$47.87M`, `$950K`), signed percentages,
 //! prices with a precision that suits their size, and counts with thousands separators.
+//!
+//! Every formatter takes any `f64`: a value that is not a number (NaN, an infinity) prints as
+//! [`NOT_A_NUMBER`] rather than leaking `NaN` or `inf` into a public post, and a value that
+//! rounds to zero prints without a sign.
 
-/// Money in US dollars, short: `$1.36B`, `$47.87M`, `$950K`, `$812`.
+/// What a formatter prints for NaN or an infinity.
+pub const NOT_A_NUMBER: &str = "n/a";
+
+/// Money in US dollars, short: `$1.36B`, `$47.87M`, `$950K`, `$812`, `-$2.50M`.
 #[must_use]
 pub fn money(usd: f64) -> String {
-    let sign = if usd < 0.0 { "-" } else { "" };
-    let v = usd.abs();
-    // Pick the unit after rounding, so $999,999 shows as $1.00M rather than $1000K.
-    let unit = [(1e12, "T"), (1e9, "B"), (1e6, "M")]
-        .into_iter()
-        .find(|(scale, _)| round2(v / scale) >= 1.0);
-    match unit {
-        Some((scale, unit)) => format!("{sign}${:.2}{unit}", v / scale),
-        None if v.round() >= 1_000.0 => format!("{sign}${:.0}K", v / 1e3),
-        None => format!("{sign}${v:.0}"),
+    if !usd.is_finite() {
+        return NOT_A_NUMBER.to_owned();
     }
+    let v = usd.abs();
+    // Pick the unit on the printed mantissa itself, so $999,999 shows as $1.00M rather than
+    // $1000K, and $995,000 (0.995 is a hair under it as an f64) as $995K rather than $0.99M.
+    let large = [(1e12, "T"), (1e9, "B"), (1e6, "M")]
+        .into_iter()
+        .map(|(scale, unit)| (format!("{:.2}", v / scale), unit))
+        .find(|(mantissa, _)| !mantissa.starts_with("0."));
+    let text = match large {
+        Some((mantissa, unit)) => format!("${mantissa}{unit}"),
+        None if v.round() >= 1_000.0 => format!("${:.0}K", v / 1e3),
+        None => format!("${v:.0}"),
+    };
+    with_sign(usd, text)
 }
 
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
+/// `text`, the magnitude of `value`, with a minus when `value` is negative and `text` is not
+/// all zeros (`-$0` and `$-0.00000` read as nonsense).
+fn with_sign(value: f64, text: String) -> String {
+    let zero = !text.bytes().any(|b| matches!(b, b'1'..=b'9'));
+    if value < 0.0 && !zero {
+        format!("-{text}")
+    } else {
+        text
+    }
 }
 
 /// A percentage with its sign and one decimal: `+4.2%`, `-13.1%`, `0.0%`.
 #[must_use]
 pub fn pct_signed(pct: f64) -> String {
+    if !pct.is_finite() {
+        return NOT_A_NUMBER.to_owned();
+    }
     let rounded = (pct * 10.0).round() / 10.0;
+    // Beyond f64::MAX / 10 the rounding overflows; such a value has no decimals to round.
+    let rounded = if rounded.is_finite() { rounded } else { pct };
     if rounded > 0.0 {
         format!("+{rounded:.1}%")
     } else if rounded < 0.0 {
@@ -37,29 +61,35 @@ pub fn pct_signed(pct: f64) -> String {
 /// A share (0 to 1) as a percentage with one decimal: `65.6%`.
 #[must_use]
 pub fn share(fraction: f64) -> String {
-    format!("{:.1}%", fraction * 100.0)
+    let pct = fraction * 100.0;
+    if !pct.is_finite() {
+        return NOT_A_NUMBER.to_owned();
+    }
+    with_sign(pct, format!("{:.1}%", pct.abs()))
 }
 
-/// A price with sensible precision: `$94,512.3`, `$3,301.25`, `$0.3812`.
+/// A price with sensible precision: `$94,512.3`, `$3,301.25`, `$2.300`, `$0.38123`.
 #[must_use]
 pub fn price(p: f64) -> String {
-    let decimals = if p >= 10_000.0 {
-        1
-    } else if p >= 100.0 {
-        2
-    } else if p >= 1.0 {
-        3
-    } else {
-        5
-    };
-    let text = format!("{p:.decimals$}");
+    if !p.is_finite() {
+        return NOT_A_NUMBER.to_owned();
+    }
+    let v = p.abs();
+    // The precision of the size the value prints as: 9,999.96 rounds to $10,000.0, not
+    // $10,000.00.
+    let text = [(10_000.0, 1), (100.0, 2), (1.0, 3)]
+        .into_iter()
+        .map(|(size, decimals)| (size, format!("{v:.decimals$}")))
+        .find(|(size, text)| text.parse::<f64>().is_ok_and(|printed| printed >= *size))
+        .map_or_else(|| format!("{v:.5}"), |(_, text)| text);
     let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
     let int = thousands(int);
-    if frac.is_empty() {
+    let text = if frac.is_empty() {
         format!("${int}")
     } else {
         format!("${int}.{frac}")
-    }
+    };
+    with_sign(p, text)
 }
 
 /// A count with thousands separators: `4,123`.

@@ -21,6 +21,10 @@ pub enum DeliveryState {
     NotSent,
     /// The slot was missed by more than the grace period; never sent.
     Skipped,
+    /// The request went out and its answer had not been recorded. Left so by an instance that
+    /// died, it is never sent again: the platform may have the post, and a second copy is the
+    /// worse failure.
+    Sending,
 }
 
 impl DeliveryState {
@@ -32,13 +36,20 @@ impl DeliveryState {
             Self::Failed => "failed",
             Self::NotSent => "not_sent",
             Self::Skipped => "skipped",
+            Self::Sending => "sending",
         }
     }
 
     fn parse(s: &str) -> Option<Self> {
-        [Self::Sent, Self::Failed, Self::NotSent, Self::Skipped]
-            .into_iter()
-            .find(|d| d.as_str() == s)
+        [
+            Self::Sent,
+            Self::Failed,
+            Self::NotSent,
+            Self::Skipped,
+            Self::Sending,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
     }
 }
 
@@ -74,6 +85,17 @@ pub trait DeliveryStore: Send + Sync {
         lease_ms: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Takes `slot` over again to send what its last owner left: succeeds when its claim is
+    /// finished or was last renewed before `now_ms - lease_ms`, and then holds it unfinished
+    /// for `owner` (one instance wins; the others get false).
+    fn reclaim_slot(
+        &self,
+        slot: &str,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// The fire time of `slot` if it has ever been claimed.
     fn claimed_fire_ms(
         &self,
@@ -103,14 +125,26 @@ pub trait DeliveryStore: Send + Sync {
         since_ms: i64,
     ) -> impl Future<Output = Result<Vec<DeliveryRecord>, StoreError>> + Send;
 
-    /// Targets still `not_sent` of slots fired at or after `since_ms` whose claim is finished
-    /// (the owner stopped before sending them) or was last taken before `stale_before_ms`
-    /// (the owner died): what a sweep sends again.
-    fn unsent(
+    /// Targets left in `state` of slots fired at or after `since_ms` whose claim is finished
+    /// (the owner stopped before sending them) or was last renewed before `stale_before_ms`
+    /// (the owner died): `not_sent` ones are what a sweep sends again.
+    fn abandoned(
         &self,
+        state: DeliveryState,
         since_ms: i64,
         stale_before_ms: i64,
     ) -> impl Future<Output = Result<Vec<DeliveryRecord>, StoreError>> + Send;
+
+    /// Renews every unfinished claim of `owner` (a running instance), so none is taken for a
+    /// dead one's; returns how many.
+    fn renew_claims(
+        &self,
+        owner: &str,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Writes the probe row: fails when the store cannot be written (read-only, disk full).
+    fn probe_write(&self, now_ms: i64) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Where the scheduler last looked (shared by every instance), ms.
     fn scheduler_checkpoint(&self) -> impl Future<Output = Result<Option<i64>, StoreError>> + Send;
@@ -267,8 +301,9 @@ impl DeliveryStore for SqlStore {
         })
     }
 
-    async fn unsent(
+    async fn abandoned(
         &self,
+        state: DeliveryState,
         since_ms: i64,
         stale_before_ms: i64,
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
@@ -278,7 +313,7 @@ impl DeliveryStore for SqlStore {
                    ORDER BY d.fire_ms, d.slot, d.platform, d.target";
         with_pool!(self, pool => {
             sqlx::query(sql)
-                .bind(DeliveryState::NotSent.as_str())
+                .bind(state.as_str())
                 .bind(since_ms)
                 .bind(true)
                 .bind(stale_before_ms)
@@ -288,6 +323,56 @@ impl DeliveryStore for SqlStore {
                 .map(record_from_row)
                 .collect()
         })
+    }
+
+    async fn reclaim_slot(
+        &self,
+        slot: &str,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let taken = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE slot_claims SET owner = $1, claimed_ms = $2, done = $3 \
+                 WHERE slot = $4 AND (done = $5 OR claimed_ms < $6)",
+            )
+            .bind(owner)
+            .bind(now_ms)
+            .bind(false)
+            .bind(slot)
+            .bind(true)
+            .bind(now_ms - lease_ms)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(taken == 1)
+    }
+
+    async fn renew_claims(&self, owner: &str, now_ms: i64) -> Result<u64, StoreError> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query("UPDATE slot_claims SET claimed_ms = $1 WHERE owner = $2 AND done = $3")
+                .bind(now_ms)
+                .bind(owner)
+                .bind(false)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
+    }
+
+    async fn probe_write(&self, now_ms: i64) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO store_probe (id, written_ms) VALUES (1, $1) \
+                 ON CONFLICT (id) DO UPDATE SET written_ms = excluded.written_ms",
+            )
+            .bind(now_ms)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
     }
 
     async fn scheduler_checkpoint(&self) -> Result<Option<i64>, StoreError> {

@@ -47,6 +47,7 @@ CREATE TABLE liq_hour (
     PRICE_POINTS_INDEX,
     DELIVERIES_SQLITE,
     DELIVERY_MESSAGE_ID,
+    STORE_PROBE,
 ];
 
 /// Market context: candles, open interest, Fear & Greed.
@@ -121,7 +122,12 @@ CREATE TABLE liq_hour (
     PRICE_POINTS_INDEX,
     DELIVERIES_POSTGRES,
     DELIVERY_MESSAGE_ID,
+    STORE_PROBE,
 ];
+
+/// One row rewritten at start (and by health checks): proves the store can be written.
+const STORE_PROBE: &str =
+    "CREATE TABLE store_probe (id INTEGER PRIMARY KEY, written_ms BIGINT NOT NULL);";
 
 /// The platform's id of a delivered message, so an alert that grows can be edited in place.
 const DELIVERY_MESSAGE_ID: &str = "ALTER TABLE deliveries ADD COLUMN message_id TEXT;";

@@ -1,16 +1,17 @@
-//! One incoming message or channel post: parse it with the command core, check rate limits and
-//! admin rights, answer, and send the answer back to the same chat.
+//! One incoming message or channel post: parse it with the command core, check the per-chat and
+//! per-user rate limits and admin rights, answer, and send the answer back to the same chat.
 
 use std::sync::{Arc, PoisonError};
 
 use teloxide::RequestError;
 use teloxide::prelude::Requester as _;
 use teloxide::types::{ChatId, Me, Message};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::TelegramApp;
 use crate::commands::{
-    Answer, AnswerContext, Command, CommandDefaults, ManageContext, answer, manage, parse,
+    Answer, AnswerContext, ChatVerdict, Command, CommandDefaults, ManageContext, answer,
+    chat_cooldown_text, manage, parse,
 };
 use crate::pacing::cooldown_text;
 use crate::render::text::Platform;
@@ -31,8 +32,8 @@ pub(super) async fn on_message(
         return Ok(());
     };
     let defaults = CommandDefaults::from_config(&app.config);
-    let command = match parse(text, Some(me.username()), &defaults) {
-        Ok(Some(command)) => command,
+    let parsed = match parse(text, Some(me.username()), &defaults) {
+        Ok(Some(command)) => Ok(command),
         Ok(None) => {
             // In a private chat every command is for us: say so rather than stay silent.
             if msg.chat.is_private() && text.trim_start().starts_with('/') {
@@ -40,6 +41,14 @@ pub(super) async fn on_message(
             }
             return Ok(());
         }
+        Err(usage) => Err(usage),
+    };
+    // Every command for us counts, bad ones too: each would get a reply.
+    if !chat_allows(&app, &msg).await {
+        return Ok(());
+    }
+    let command = match parsed {
+        Ok(command) => command,
         Err(usage) => {
             reply(&app, msg.chat.id, &usage.to_string()).await;
             return Ok(());
@@ -86,6 +95,33 @@ pub(super) async fn on_message(
 /// Sends plain `text`; the sender escapes it and logs failures.
 async fn reply(app: &TelegramApp, chat: ChatId, text: &str) {
     let _ = app.sender.send_text(chat, text).await;
+}
+
+/// The per-chat limit on commands in groups and channels: whether to answer this one. A chat
+/// over its limit is told so once per cooldown and otherwise gets nothing.
+async fn chat_allows(app: &TelegramApp, msg: &Message) -> bool {
+    if msg.chat.is_private() {
+        return true;
+    }
+    let chat = msg.chat.id;
+    let verdict = app
+        .chat_limiter
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .check(chat.0.cast_unsigned(), app.origin.elapsed());
+    match verdict {
+        ChatVerdict::Allow => true,
+        ChatVerdict::Refuse(wait) => {
+            info!(
+                chat = chat.0,
+                wait_s = wait.as_secs(),
+                "Telegram chat over its command limit."
+            );
+            reply(app, chat, &chat_cooldown_text(wait)).await;
+            false
+        }
+        ChatVerdict::Silent => false,
+    }
 }
 
 /// The per-user limit on commands that render images, keyed by the user, else the sending

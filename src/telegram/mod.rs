@@ -31,6 +31,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::commands::ChatLimiter;
 use crate::config::{Config, Secret};
 use crate::delivery::{DeliveryError, Outlet, RetrySettings};
 use crate::pacing::RateLimiter;
@@ -57,6 +58,8 @@ pub struct TelegramApp {
     pub sender: TelegramSender,
     /// Image commands per user.
     limiter: Mutex<RateLimiter>,
+    /// Commands per group or channel.
+    chat_limiter: Mutex<ChatLimiter>,
     origin: Instant,
 }
 
@@ -115,6 +118,7 @@ pub fn start(
         stop.clone(),
     );
     let limiter = RateLimiter::new(config.commands.image_limit, config.commands.image_period());
+    let chat_limiter = ChatLimiter::from_config(&config.commands);
     let app = Arc::new(TelegramApp {
         store,
         renderer,
@@ -122,6 +126,7 @@ pub fn start(
         pollers,
         sender: sender.clone(),
         limiter: Mutex::new(limiter),
+        chat_limiter: Mutex::new(chat_limiter),
         origin: Instant::now(),
     });
     let task = tokio::spawn(run(bot, app, stop.clone()));

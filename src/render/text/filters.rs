@@ -108,7 +108,7 @@ pub fn time(ms: i64, now_ms: i64, zone: Tz, fmt: Option<&str>) -> Result<String,
 /// `in 5 min` for a time ahead.
 #[must_use]
 pub fn ago(ms: i64, now_ms: i64) -> String {
-    let secs = (now_ms - ms) / 1000;
+    let secs = now_ms.saturating_sub(ms) / 1000;
     let (ahead, secs) = (secs < 0, secs.unsigned_abs());
     let text = match secs {
         0..60 => return "just now".to_owned(),
