@@ -18,6 +18,7 @@ pub mod market;
 pub mod model;
 pub mod pacing;
 pub mod pollers;
+pub mod redact;
 pub mod render;
 pub mod report;
 pub mod rng;

@@ -157,12 +157,14 @@ fn init_logs(default: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(liqbot::redact::RedactingStderr)
         .init();
 }
 
 fn load(path: &std::path::Path) -> anyhow::Result<Config> {
-    Ok(Config::load(path)?)
+    let config = Config::load(path)?;
+    liqbot::redact::register_url_password(&config.store.url);
+    Ok(config)
 }
 
 async fn main_inner(cli: Cli) -> anyhow::Result<()> {
@@ -377,10 +379,11 @@ async fn render_files(
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    liqbot::redact::install_panic_hook();
     match main_inner(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", liqbot::redact::redact(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

@@ -503,6 +503,66 @@ async fn a_403_on_a_scheduled_post_makes_the_subscription_inactive() {
     h.fake.stop().await;
 }
 
+/// Discord answers a post with a 500, a 429 and another 500: the post is retried through them
+/// and arrives exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_through_500s_and_a_429_is_retried_and_arrives_once() {
+    use liqbot::delivery::Outlet;
+    use liqbot::render::posts::{RenderRequest, Renderer};
+    use liqbot::render::text::PostKind;
+    let h = Harness::new().await;
+    let bot = h.start().await;
+    h.fake.fail_next_posts(
+        CHANNEL_ID,
+        [
+            ChannelFailure::ServerError,
+            ChannelFailure::RateLimited,
+            ChannelFailure::ServerError,
+        ],
+    );
+    let renderer = Renderer::new(&h.config).unwrap();
+    let request = RenderRequest {
+        kind: PostKind::Summary,
+        coin: None,
+        window: liqbot::analytics::Window::H24,
+        now_ms: chrono::Utc::now().timestamp_millis(),
+    };
+    let bundles = renderer.render(&bot.store, &request, None).await.unwrap();
+    let sender = bot.chat.discord.as_ref().unwrap().sender.clone();
+    let outlet: std::sync::Arc<dyn Outlet> = std::sync::Arc::new(sender.clone());
+    for bundle in bundles {
+        outlet
+            .deliver(CHANNEL_ID.to_string(), std::sync::Arc::new(bundle))
+            .await
+            .expect("delivered after the retries");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let posts: Vec<RestCall> = h
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.path == format!("/channels/{CHANNEL_ID}/messages"))
+        .collect();
+    let statuses: Vec<u16> = posts.iter().map(|c| c.status).collect();
+    assert_eq!(statuses, [500, 429, 500, 200], "{posts:#?}");
+    assert!(embed_text(posts[3].embed().unwrap()).contains("liquidated in"));
+    let gaps: Vec<Duration> = posts.windows(2).map(|w| w[1].at - w[0].at).collect();
+    eprintln!("Discord API faults: attempts {statuses:?}, gaps {gaps:?}");
+    let stats = sender.stats();
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        (
+            load(&stats.sent),
+            load(&stats.retried),
+            load(&stats.rate_limited),
+            load(&stats.failed)
+        ),
+        (1, 2, 1, 0)
+    );
+    bot.shutdown().await.expect("shutdown").close().await;
+    h.fake.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_growing_cascade_is_posted_once_then_edited_in_place() {
     use liqbot::alerts::{AlertAction, AlertDispatcher, AlertEngine};

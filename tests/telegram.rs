@@ -490,6 +490,63 @@ async fn a_429_is_waited_out_and_the_photo_arrives_once() {
     h.fake.stop().await;
 }
 
+/// The Bot API fails a photo every way it can short of losing the chat: a 500, a request that
+/// hangs past the send timeout, then three 429s in a row. The photo is retried through all of
+/// them and arrives exactly once. (teloxide itself waits 10 s after any 5xx before reporting
+/// it, which is most of this test's time.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_500_a_hang_and_repeated_429s_are_retried_and_the_photo_arrives_once() {
+    let h = Harness::with(|c| c.telegram.send_timeout_secs = 1).await;
+    let bot = h.start().await;
+    h.fake.fail_next(
+        "sendPhoto",
+        [
+            Failure::ServerError,
+            Failure::Hang(5),
+            Failure::RetryAfter(1),
+            Failure::RetryAfter(1),
+            Failure::RetryAfter(1),
+        ],
+    );
+    h.fake
+        .push_message(PRIVATE, ChatKind::Private, Some(PRIVATE), "/heatmap btc");
+    h.fake
+        .wait_for(Duration::from_secs(60), |calls| {
+            !delivered(calls, PRIVATE, "sendphoto").is_empty()
+        })
+        .await;
+    // Anything sent twice would arrive now.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let attempts: Vec<Call> = sends_to(&h.fake.calls(), PRIVATE);
+    let statuses: Vec<u16> = attempts.iter().map(|c| c.status).collect();
+    assert_eq!(statuses, [500, 504, 429, 429, 429, 200], "{attempts:?}");
+    assert_eq!(delivered(&h.fake.calls(), PRIVATE, "sendphoto").len(), 1);
+    check_photo(&delivered(&h.fake.calls(), PRIVATE, "sendphoto")[0]);
+    let gaps: Vec<Duration> = attempts.windows(2).map(|w| w[1].at - w[0].at).collect();
+    eprintln!("Bot API faults: attempts {statuses:?}, gaps {gaps:?}");
+    // The hang was given up at the 1 s send timeout, not waited out (5 s).
+    assert!(gaps[1] < Duration::from_secs(4), "{gaps:?}");
+    for gap in &gaps[2..] {
+        assert!(
+            *gap >= Duration::from_secs(1),
+            "a 429 not waited out: {gaps:?}"
+        );
+    }
+    let stats = &bot.chat.telegram.as_ref().unwrap().sender;
+    let stats = stats.stats();
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        (
+            load(&stats.retried),
+            load(&stats.rate_limited),
+            load(&stats.failed)
+        ),
+        (2, 3, 0)
+    );
+    bot.shutdown().await.expect("shutdown").close().await;
+    h.fake.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kicked_bot_marks_the_chat_inactive_and_sends_no_more() {
     let h = Harness::new().await;

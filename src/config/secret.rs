@@ -15,10 +15,13 @@ use super::error::{ConfigError, line_col};
 pub struct Secret(String);
 
 impl Secret {
-    /// Wraps a secret value.
+    /// Wraps a secret value, and registers it to be redacted from logs, panics and errors
+    /// ([`crate::redact`]).
     #[must_use]
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        let value = value.into();
+        crate::redact::register(&value);
+        Self(value)
     }
 
     /// The secret itself, for the one place that sends it (an HTTP header, a connect call).

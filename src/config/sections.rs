@@ -260,13 +260,26 @@ impl OkxConfig {
 pub struct TelegramConfig {
     /// The Bot API base URL.
     pub api_url: String,
+    /// A send (a post, a reply, an edit) with no answer within this many seconds is given up
+    /// and retried like a network error. Long polling for updates has its own timeout.
+    pub send_timeout_secs: u64,
 }
 
 impl Default for TelegramConfig {
     fn default() -> Self {
         Self {
             api_url: "https://api.telegram.org".to_owned(),
+            // teloxide's own default.
+            send_timeout_secs: 17,
         }
+    }
+}
+
+impl TelegramConfig {
+    /// `send_timeout_secs` as a duration.
+    #[must_use]
+    pub fn send_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.send_timeout_secs)
     }
 }
 

@@ -107,6 +107,7 @@ pub(crate) fn validate(config: &Config) -> Result<(), Issue> {
 
     market(&config.market)?;
     url("telegram.api_url", &config.telegram.api_url, &HTTP_SCHEMES)?;
+    at_least_one("telegram.send_timeout_secs", config.telegram.send_timeout_secs)?;
     url("discord.api_url", &config.discord.api_url, &HTTP_SCHEMES)?;
     let guild = &config.discord.dev_guild_id;
     if !guild.is_empty() && config.discord.dev_guild().is_none() {

@@ -7,7 +7,7 @@
 //! A gateway payload serenity cannot deserialize is dropped silently (it becomes an unknown
 //! event), so the payloads here carry every field serenity 0.12 requires.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -94,12 +94,18 @@ pub enum ChannelFailure {
     MissingAccess,
     /// 404 `Unknown Channel` (code 10003).
     UnknownChannel,
+    /// 500 `Internal Server Error`; nothing is posted.
+    ServerError,
+    /// 429 with `retry_after` 0.25 s; nothing is posted.
+    RateLimited,
 }
 
 #[derive(Default)]
 struct FakeState {
     calls: Vec<RestCall>,
     broken: HashMap<u64, ChannelFailure>,
+    /// Failures for the next posts to a channel, in order.
+    scripted: HashMap<u64, VecDeque<ChannelFailure>>,
     sessions: Vec<mpsc::UnboundedSender<(String, Value)>>,
     ready_sent: bool,
     /// Interaction token -> when its INTERACTION_CREATE went out.
@@ -281,6 +287,20 @@ impl FakeDiscord {
     /// Every post to `channel` fails like `failure` from now on.
     pub fn break_channel(&self, channel: u64, failure: ChannelFailure) {
         self.shared.state().broken.insert(channel, failure);
+    }
+
+    /// The next posts to `channel` fail like `failures`, in order.
+    pub fn fail_next_posts(
+        &self,
+        channel: u64,
+        failures: impl IntoIterator<Item = ChannelFailure>,
+    ) {
+        self.shared
+            .state()
+            .scripted
+            .entry(channel)
+            .or_default()
+            .extend(failures);
     }
 
     /// Every REST call so far.
@@ -512,7 +532,15 @@ fn route(
         }
         ("POST", ["channels", channel, "messages"]) => {
             let channel: u64 = channel.parse().unwrap_or_default();
-            match shared.state().broken.get(&channel) {
+            let failure = {
+                let mut state = shared.state();
+                let scripted = state
+                    .scripted
+                    .get_mut(&channel)
+                    .and_then(VecDeque::pop_front);
+                scripted.or_else(|| state.broken.get(&channel).copied())
+            };
+            match failure {
                 Some(ChannelFailure::MissingAccess) => (
                     StatusCode::FORBIDDEN,
                     Some(json!({"message": "Missing Access", "code": 50001})),
@@ -520,6 +548,19 @@ fn route(
                 Some(ChannelFailure::UnknownChannel) => (
                     StatusCode::NOT_FOUND,
                     Some(json!({"message": "Unknown Channel", "code": 10003})),
+                ),
+                Some(ChannelFailure::ServerError) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Some(json!({"message": "500: Internal Server Error", "code": 0})),
+                ),
+                Some(ChannelFailure::RateLimited) => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Some(json!({
+                        "message": "You are being rate limited.",
+                        "retry_after": 0.25,
+                        "global": false,
+                        "code": 0,
+                    })),
                 ),
                 None => ok(message_json(shared.id(), channel, request)),
             }

@@ -8,14 +8,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU8;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -48,6 +48,9 @@ pub struct SimOptions {
     pub garbage_every_frames: Option<u64>,
     /// How often each connection sends what is new.
     pub tick: Duration,
+    /// The first connection of each feed goes silent after this many frames: it sends
+    /// nothing more and reads nothing (so pings go unanswered), holding the socket open.
+    pub stall_once_after_frames: Option<u64>,
 }
 
 impl Default for SimOptions {
@@ -60,6 +63,7 @@ impl Default for SimOptions {
             replay_overlap: 0,
             garbage_every_frames: None,
             tick: Duration::from_millis(50),
+            stall_once_after_frames: None,
         }
     }
 }
@@ -91,6 +95,8 @@ pub(super) struct Shared {
     pub(super) options: SimOptions,
     /// A [`super::rest::RestFault`] for the market-context endpoints.
     pub(super) rest_fault: AtomicU8,
+    /// While set, websocket upgrades are answered 503 (the venue refuses connections).
+    refusing: AtomicBool,
 }
 
 impl Shared {
@@ -131,6 +137,7 @@ impl SimServer {
             state: Mutex::new(state),
             options,
             rest_fault: AtomicU8::new(0),
+            refusing: AtomicBool::new(false),
         });
         let app = Router::new()
             .route(binance::STREAM_PATH, get(binance_ws))
@@ -228,6 +235,11 @@ impl SimServer {
             .store(fault as u8, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Refuses new websocket connections (503 to the upgrade) while `refuse` is true.
+    pub fn refuse_connections(&self, refuse: bool) {
+        self.shared.refusing.store(refuse, Ordering::Relaxed);
+    }
+
     /// Stops serving; open connections are dropped.
     pub async fn stop(self) {
         self.shutdown.cancel();
@@ -237,19 +249,26 @@ impl SimServer {
 }
 
 async fn binance_ws(ws: WebSocketUpgrade, State(shared): State<Arc<Shared>>) -> Response {
-    ws.on_upgrade(move |socket| serve_feed(socket, shared, SimFeed::Binance))
+    upgrade(ws, shared, SimFeed::Binance)
 }
 
 async fn bybit_linear_ws(ws: WebSocketUpgrade, State(shared): State<Arc<Shared>>) -> Response {
-    ws.on_upgrade(move |socket| serve_feed(socket, shared, SimFeed::BybitLinear))
+    upgrade(ws, shared, SimFeed::BybitLinear)
 }
 
 async fn bybit_inverse_ws(ws: WebSocketUpgrade, State(shared): State<Arc<Shared>>) -> Response {
-    ws.on_upgrade(move |socket| serve_feed(socket, shared, SimFeed::BybitInverse))
+    upgrade(ws, shared, SimFeed::BybitInverse)
 }
 
 async fn okx_ws(ws: WebSocketUpgrade, State(shared): State<Arc<Shared>>) -> Response {
-    ws.on_upgrade(move |socket| serve_feed(socket, shared, SimFeed::Okx))
+    upgrade(ws, shared, SimFeed::Okx)
+}
+
+fn upgrade(ws: WebSocketUpgrade, shared: Arc<Shared>, feed: SimFeed) -> Response {
+    if shared.refusing.load(Ordering::Relaxed) {
+        return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    ws.on_upgrade(move |socket| serve_feed(socket, shared, feed))
 }
 
 async fn bybit_instruments_rest(Query(q): Query<HashMap<String, String>>) -> String {
@@ -375,12 +394,16 @@ async fn serve_feed(mut socket: WebSocket, shared: Arc<Shared>, feed: SimFeed) {
     } else {
         Subscription::Nothing
     };
-    let mut pos = {
+    let (mut pos, first) = {
         let mut state = shared.lock();
         let f = state.feeds.entry(feed).or_default();
         f.connections += 1;
-        f.resume.saturating_sub(options.replay_overlap)
+        (
+            f.resume.saturating_sub(options.replay_overlap),
+            f.connections == 1,
+        )
     };
+    let stall_after = options.stall_once_after_frames.filter(|_| first);
     let mut sent: u64 = 0;
     let mut tick = tokio::time::interval(options.tick);
     loop {
@@ -433,6 +456,9 @@ async fn serve_feed(mut socket: WebSocket, shared: Arc<Shared>, feed: SimFeed) {
                         cut = true;
                         break;
                     }
+                    if stall_after.is_some_and(|n| sent >= n) {
+                        break;
+                    }
                 }
                 {
                     let mut state = shared.lock();
@@ -442,6 +468,11 @@ async fn serve_feed(mut socket: WebSocket, shared: Arc<Shared>, feed: SimFeed) {
                 }
                 if cut {
                     // Drop the socket without a close frame, as a failing venue would.
+                    return;
+                }
+                if stall_after.is_some_and(|n| sent >= n) {
+                    // Hang: no frames, no reads, no pongs, until the client gives up.
+                    tokio::time::sleep(Duration::from_secs(120)).await;
                     return;
                 }
             }

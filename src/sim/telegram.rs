@@ -53,6 +53,11 @@ pub enum Failure {
     Kicked,
     /// 400 `Bad Request: chat not found`.
     ChatNotFound,
+    /// 500 `Internal Server Error`; nothing is sent.
+    ServerError,
+    /// No answer for this many seconds (then a 504); nothing is sent. A client with a
+    /// shorter timeout gives up first.
+    Hang(u64),
 }
 
 impl Failure {
@@ -81,6 +86,22 @@ impl Failure {
                     "ok": false,
                     "error_code": 400,
                     "description": "Bad Request: chat not found",
+                }),
+            ),
+            Self::ServerError => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({
+                    "ok": false,
+                    "error_code": 500,
+                    "description": "Internal Server Error",
+                }),
+            ),
+            Self::Hang(_) => (
+                StatusCode::GATEWAY_TIMEOUT,
+                json!({
+                    "ok": false,
+                    "error_code": 504,
+                    "description": "Gateway Timeout",
                 }),
             ),
         }
@@ -447,6 +468,31 @@ async fn handle(
             .and_then(|p| p.strip_prefix("attach://"))
             .and_then(|part| files.remove(part))
             .or_else(|| files.remove("photo"));
+        let hang = {
+            let mut state = shared.state();
+            let scripted = state.scripted.get_mut(&method);
+            match scripted.as_ref().and_then(|q| q.front()) {
+                Some(Failure::Hang(secs)) => {
+                    let secs = *secs;
+                    scripted.and_then(VecDeque::pop_front);
+                    Some(secs)
+                }
+                _ => None,
+            }
+        };
+        if let Some(secs) = hang {
+            // Recorded on arrival: a client that gives up drops this handler mid-sleep.
+            shared.state().calls.push(Call {
+                method: method.clone(),
+                at: Instant::now(),
+                params: params.clone(),
+                photo: None,
+                status: StatusCode::GATEWAY_TIMEOUT.as_u16(),
+            });
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            let (status, body) = Failure::Hang(secs).response();
+            return (status, axum::Json(body)).into_response();
+        }
         let mut state = shared.state();
         let (status, body) = answer(&shared, &mut state, &method, &params, photo.as_deref());
         state.calls.push(Call {

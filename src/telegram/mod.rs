@@ -111,8 +111,13 @@ pub fn start(
     )?;
     let bot = client(token, &config)?;
     let stop = shutdown.child_token();
+    // Sends get their own client and timeout; the long poll's client must outwait its poll.
+    let sends = teloxide::net::default_reqwest_settings()
+        .timeout(config.telegram.send_timeout())
+        .build()
+        .context("building the Telegram HTTP client")?;
     let sender = TelegramSender::new(
-        bot.clone(),
+        teloxide::Bot::with_client(token.expose(), sends).set_api_url(bot.api_url()),
         Arc::clone(&store),
         RetrySettings::default(),
         stop.clone(),
