@@ -204,12 +204,16 @@ pub struct FearGreed {
 
 /// The base asset of a symbol written as base + quote (`BTCUSDT`, `ETHUSD`, `SOLUSDC`), with
 /// the quote it ends in. Dated suffixes (`BTCUSDT_250328`) are dropped.
+///
+/// `…BUSD` is ambiguous: `BTCBUSD` is BTC in BUSD, `BNBUSD` is BNB in USD. It is read as BUSD
+/// only when that leaves a base of at least three letters, so a coin ending in B keeps it.
 #[must_use]
 pub fn split_concatenated_symbol(symbol: &str) -> (String, String) {
     let head = symbol.split('_').next().unwrap_or(symbol);
     for quote in ["USDT", "USDC", "BUSD", "FDUSD", "USD", "PERP"] {
         if let Some(base) = head.strip_suffix(quote)
             && !base.is_empty()
+            && (quote != "BUSD" || base.len() >= 3)
         {
             let quote = if quote == "PERP" { "USDC" } else { quote };
             return (base.to_owned(), quote.to_owned());
@@ -231,6 +235,9 @@ mod tests {
             ("BTCUSDT_250328", ("BTC", "USDT")),
             ("ETHPERP", ("ETH", "USDC")),
             ("1000PEPEUSDT", ("1000PEPE", "USDT")),
+            ("BTCBUSD", ("BTC", "BUSD")),
+            ("BNBUSD", ("BNB", "USD")),
+            ("ARBUSD", ("ARB", "USD")),
         ];
         for (symbol, (base, quote)) in cases {
             assert_eq!(

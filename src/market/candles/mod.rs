@@ -107,7 +107,10 @@ impl CandleInterval {
 pub fn price_at(candles: &[Candle], ts_ms: i64) -> Option<f64> {
     let index = candles.partition_point(|candle| candle.open_ms <= ts_ms);
     let candle = candles.get(index.checked_sub(1)?)?;
-    let end_ms = candle.open_ms + i64::from(candle.interval_secs) * 1000;
+    // Saturating: a (nonsensical) candle starting near the end of time must not overflow.
+    let end_ms = candle
+        .open_ms
+        .saturating_add(i64::from(candle.interval_secs) * 1000);
     match ts_ms.cmp(&end_ms) {
         std::cmp::Ordering::Less => Some(candle.open),
         std::cmp::Ordering::Equal => Some(candle.close),
