@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::delivery::Outlet;
 use crate::discord::{self, RunningDiscord};
 use crate::ingest::{IngestStats, WriterSettings, run_writer};
+use crate::metrics::{self, Metrics};
 use crate::model::Liquidation;
 use crate::pollers::{self, RunningPollers};
 use crate::render::posts::Renderer;
@@ -40,6 +41,9 @@ pub struct Bot {
     pub pollers: Option<Arc<RunningPollers>>,
     /// The chat platforms and the scheduler, when a token is set.
     pub chat: ChatServices,
+    /// Where `/metrics` and `/healthz` are served, when `metrics.listen` is set.
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    metrics: Option<JoinHandle<()>>,
     writer: JoinHandle<()>,
     shutdown: CancellationToken,
 }
@@ -110,6 +114,25 @@ impl Bot {
             &shutdown,
         )
         .await?;
+        let (metrics, metrics_addr) = if config.metrics.listen.is_empty() {
+            (None, None)
+        } else {
+            let report = Metrics {
+                store: Arc::clone(&store),
+                sources: sources
+                    .iter()
+                    .map(|s| (s.name.clone(), Arc::clone(&s.stats)))
+                    .collect(),
+                ingest: Arc::clone(&ingest),
+                outlets: chat.outlets(),
+                scheduler: chat.scheduler.is_some(),
+                stale: Duration::from_secs(config.metrics.stale_secs),
+                started_ms: chrono::Utc::now().timestamp_millis(),
+            };
+            let (task, addr) =
+                metrics::serve(&config.metrics.listen, report, shutdown.child_token()).await?;
+            (Some(task), Some(addr))
+        };
         info!(
             backend = store.backend_name(),
             sources = sources.len(),
@@ -123,6 +146,8 @@ impl Bot {
             ingest,
             pollers,
             chat,
+            metrics_addr,
+            metrics,
             writer,
             shutdown,
         })
@@ -152,6 +177,9 @@ impl Bot {
                 warn!(error = %e, "Poller task ended abnormally.");
             }
         }
+        if let Some(task) = self.metrics {
+            let _ = task.await;
+        }
         self.writer.await.context("the writer task failed")?;
         info!("Bot stopped.");
         Ok(self.store)
@@ -171,6 +199,19 @@ pub struct ChatServices {
 }
 
 impl ChatServices {
+    /// The senders of the platforms that run.
+    #[must_use]
+    pub fn outlets(&self) -> Vec<Arc<dyn Outlet>> {
+        let mut outlets: Vec<Arc<dyn Outlet>> = Vec::new();
+        if let Some(telegram) = &self.telegram {
+            outlets.push(Arc::new(telegram.sender.clone()));
+        }
+        if let Some(discord) = &self.discord {
+            outlets.push(Arc::new(discord.sender.clone()));
+        }
+        outlets
+    }
+
     /// Starts an adapter per platform with a token, and the scheduler when any runs; nothing
     /// without tokens. They stop when `shutdown` is cancelled.
     ///

@@ -79,6 +79,11 @@ pub trait Outlet: Send + Sync {
         bundle: Arc<PostBundle>,
     ) -> BoxFuture<'static, Result<Option<String>, DeliveryError>>;
 
+    /// The sender's counters, when it keeps them.
+    fn stats(&self) -> Option<&SendStats> {
+        None
+    }
+
     /// [`Self::deliver_with_id`] without the message id.
     fn deliver(
         &self,

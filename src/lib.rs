@@ -15,6 +15,7 @@ pub mod demo;
 pub mod discord;
 pub mod ingest;
 pub mod market;
+pub mod metrics;
 pub mod model;
 pub mod pacing;
 pub mod pollers;

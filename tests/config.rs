@@ -174,8 +174,8 @@ fn unknown_env_override_names_the_var_and_the_key() {
             &[("LIQBOT_STOR__URL", "sqlite://x.db")]
         ),
         "environment variable LIQBOT_STOR__URL: unknown key `stor` (expected one of alerts, commands, \
-         discord, jobs, market, render, roles, scheduler, secrets_file, sources, store, summary, \
-         telegram)"
+         discord, jobs, market, metrics, render, roles, scheduler, secrets_file, sources, store, \
+         summary, telegram)"
     );
 }
 

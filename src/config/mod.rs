@@ -30,7 +30,7 @@ pub use market::{ChartTheme, FearGreedConfig, LevelsConfig, MarketConfig, Render
 pub use secret::{Secret, mask_url};
 pub use sections::{
     BinanceConfig, BybitCategory, BybitConfig, CommandsConfig, DISCORD_API, DiscordConfig,
-    OkxConfig, SourcesConfig, StoreConfig, SummaryConfig, TelegramConfig,
+    MetricsConfig, OkxConfig, SourcesConfig, StoreConfig, SummaryConfig, TelegramConfig,
 };
 
 use env::EnvLayer;
@@ -70,6 +70,8 @@ pub struct Config {
     pub jobs: Vec<JobConfig>,
     /// `[alerts]`.
     pub alerts: AlertsConfig,
+    /// `[metrics]`.
+    pub metrics: MetricsConfig,
     /// The Telegram bot token (`LIQBOT_TELEGRAM_TOKEN`, else the secrets file); not a file key.
     #[serde(skip)]
     pub telegram_token: Option<Secret>,

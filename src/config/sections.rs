@@ -315,6 +315,25 @@ impl DiscordConfig {
     }
 }
 
+/// `[metrics]`: an optional HTTP endpoint with `/metrics` (Prometheus text) and `/healthz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// `host:port` to serve on (`127.0.0.1:9187`); empty serves nothing.
+    pub listen: String,
+    /// `/healthz` reports unhealthy when every stream's last event is older than this.
+    pub stale_secs: u64,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            listen: String::new(),
+            stale_secs: 300,
+        }
+    }
+}
+
 /// `[commands]`: limits on the chat commands, the same on every platform.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -107,7 +107,10 @@ pub(crate) fn validate(config: &Config) -> Result<(), Issue> {
 
     market(&config.market)?;
     url("telegram.api_url", &config.telegram.api_url, &HTTP_SCHEMES)?;
-    at_least_one("telegram.send_timeout_secs", config.telegram.send_timeout_secs)?;
+    at_least_one(
+        "telegram.send_timeout_secs",
+        config.telegram.send_timeout_secs,
+    )?;
     url("discord.api_url", &config.discord.api_url, &HTTP_SCHEMES)?;
     let guild = &config.discord.dev_guild_id;
     if !guild.is_empty() && config.discord.dev_guild().is_none() {
@@ -146,6 +149,7 @@ pub(crate) fn validate(config: &Config) -> Result<(), Issue> {
     }
     jobs(config)?;
     alerts(config)?;
+    metrics(config)?;
     let render = &config.render;
     if !(200..=4000).contains(&render.width) || !(150..=4000).contains(&render.height) {
         return Err(Issue::new(
@@ -191,6 +195,19 @@ fn alerts(config: &Config) -> Result<(), Issue> {
         }
     }
     Ok(())
+}
+
+fn metrics(config: &Config) -> Result<(), Issue> {
+    let listen = &config.metrics.listen;
+    if !listen.is_empty() && listen.parse::<std::net::SocketAddr>().is_err() {
+        return Err(Issue::new(
+            "metrics.listen",
+            format!(
+                "{listen:?} is not host:port with an IP address (127.0.0.1:9187), or \"\" for none"
+            ),
+        ));
+    }
+    at_least_one("metrics.stale_secs", config.metrics.stale_secs)
 }
 
 fn jobs(config: &Config) -> Result<(), Issue> {

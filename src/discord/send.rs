@@ -146,6 +146,10 @@ impl Outlet for DiscordSender {
         Platform::Discord
     }
 
+    fn stats(&self) -> Option<&SendStats> {
+        Some(Self::stats(self))
+    }
+
     fn deliver_with_id(
         &self,
         target: String,

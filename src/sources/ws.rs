@@ -6,7 +6,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -66,6 +66,8 @@ pub struct SourceStats {
     pub connects: AtomicU64,
     /// True while a connection is open.
     pub connected: AtomicBool,
+    /// When the last event was handed on (wall clock, ms); 0 before the first.
+    pub last_event_ms: AtomicI64,
 }
 
 impl SourceStats {
@@ -256,6 +258,9 @@ async fn connect_and_read<V: Venue>(
                 stats
                     .events
                     .fetch_add(parsed.events.len() as u64, Ordering::Relaxed);
+                stats
+                    .last_event_ms
+                    .store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
                 // Waiting here is the backpressure: a slow store slows reading, nothing is dropped.
                 tokio::select! {
                     () = shutdown.cancelled() => return Ended::Shutdown,

@@ -212,6 +212,27 @@ impl SqlStore {
         }
     }
 
+    /// The store's size on disk in bytes (SQLite: the pages in use; PostgreSQL: the database).
+    ///
+    /// # Errors
+    /// When the database cannot be asked.
+    pub async fn size_bytes(&self) -> Result<i64, StoreError> {
+        Ok(match &self.backend {
+            Backend::Sqlite(pool) => {
+                sqlx::query_scalar(
+                    "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+                )
+                .fetch_one(pool)
+                .await?
+            }
+            Backend::Postgres(pool) => {
+                sqlx::query_scalar("SELECT pg_database_size(current_database())")
+                    .fetch_one(pool)
+                    .await?
+            }
+        })
+    }
+
     /// Closes the pool, waiting for connections to finish (flushes SQLite's WAL).
     pub async fn close(&self) {
         with_pool!(self, pool => pool.close().await);

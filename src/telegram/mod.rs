@@ -33,7 +33,7 @@ use tracing::{info, warn};
 
 use crate::commands::ChatLimiter;
 use crate::config::{Config, Secret};
-use crate::delivery::{DeliveryError, Outlet, RetrySettings};
+use crate::delivery::{DeliveryError, Outlet, RetrySettings, SendStats};
 use crate::pacing::RateLimiter;
 use crate::pollers::RunningPollers;
 use crate::render::posts::{PostBundle, Renderer};
@@ -212,6 +212,10 @@ async fn run(bot: teloxide::Bot, app: Arc<TelegramApp>, stop: CancellationToken)
 impl Outlet for TelegramSender {
     fn platform(&self) -> Platform {
         Platform::Telegram
+    }
+
+    fn stats(&self) -> Option<&SendStats> {
+        Some(Self::stats(self))
     }
 
     fn deliver_with_id(
