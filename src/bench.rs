@@ -2,6 +2,8 @@
 //!
 //! - `parse`: frames in each venue's wire format (from the simulator) parsed, normalised and
 //!   aggregated into minute buckets on one core, in events per second.
+//! - `ingest`: frames of one venue (the simulator's, or a file of recorded frames) parsed and
+//!   stored in SQLite in batches, in events per second, with the USD totals computed.
 //! - `query`: a store filled with days of history, then the 24h summary query timed.
 //! - `telegram`, `discord`: the whole bot against the fake platform, `/heatmap` end to end.
 
@@ -111,6 +113,171 @@ pub fn parse_report(events: usize, runs: usize) -> String {
         ));
     }
     out
+}
+
+/// A venue `liqbot bench ingest` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BenchVenue {
+    /// Binance USD-M `forceOrder` frames.
+    Binance,
+    /// Bybit `allLiquidation` frames, linear contracts.
+    Bybit,
+    /// Bybit `allLiquidation` frames, inverse contracts.
+    BybitInverse,
+    /// OKX `liquidation-orders` frames (contract values from the simulator's instrument list).
+    Okx,
+}
+
+impl BenchVenue {
+    /// Every venue, as named on the command line.
+    pub const NAMES: [&str; 4] = ["binance", "bybit", "bybit-inverse", "okx"];
+
+    /// The venue named `name`.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "binance" => Some(Self::Binance),
+            "bybit" | "bybit-linear" => Some(Self::Bybit),
+            "bybit-inverse" => Some(Self::BybitInverse),
+            "okx" => Some(Self::Okx),
+            _ => None,
+        }
+    }
+
+    fn feed(self) -> SimFeed {
+        match self {
+            Self::Binance => SimFeed::Binance,
+            Self::Bybit => SimFeed::BybitLinear,
+            Self::BybitInverse => SimFeed::BybitInverse,
+            Self::Okx => SimFeed::Okx,
+        }
+    }
+
+    fn parser(self) -> Box<dyn Fn(&str) -> Result<Parsed, FrameError>> {
+        match self {
+            Self::Binance => Box::new(|t| BinanceParser.parse(t)),
+            Self::Bybit => {
+                let p = BybitParser::new(BybitContract::Linear);
+                Box::new(move |t| p.parse(t))
+            }
+            Self::BybitInverse => {
+                let p = BybitParser::new(BybitContract::Inverse);
+                Box::new(move |t| p.parse(t))
+            }
+            Self::Okx => {
+                let p = OkxParser::from_list(okx_instruments());
+                Box::new(move |t| p.parse(t))
+            }
+        }
+    }
+}
+
+/// Frames for `liqbot bench ingest`: the lines of `file` (one frame per line, as the venue
+/// sent it; blank lines skipped), or `events` simulated frames.
+///
+/// # Errors
+/// When the file cannot be read.
+pub fn ingest_frames(
+    venue: BenchVenue,
+    file: Option<&std::path::Path>,
+    events: usize,
+) -> anyhow::Result<Vec<String>> {
+    Ok(match file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading frames from {}", path.display()))?
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => frames(venue.feed(), events),
+    })
+}
+
+/// Parses `frames` of `venue` and stores the events in a new SQLite store at `url` in batches
+/// of `batch` (as the writer does), twice timed: parsing alone, then parsing and storing.
+/// Reports events per second and the USD totals per exchange and side from the store.
+///
+/// # Errors
+/// When the store fails.
+pub async fn ingest_report(
+    venue: BenchVenue,
+    frames: &[String],
+    url: &str,
+    batch: usize,
+) -> anyhow::Result<String> {
+    let parse = venue.parser();
+    let (mut events, mut malformed, mut rejected) = (Vec::new(), 0_u64, 0_u64);
+    let start = Instant::now();
+    for frame in frames {
+        match parse(frame) {
+            Ok(parsed) => {
+                rejected += parsed.rejected as u64;
+                events.extend(parsed.events);
+            }
+            Err(FrameError::Venue(_)) => {}
+            Err(_) => malformed += 1,
+        }
+    }
+    let parse_secs = start.elapsed().as_secs_f64();
+    let store = SqlStore::open(url)
+        .await
+        .context("opening the bench store")?;
+    let start = Instant::now();
+    let mut stored = 0_usize;
+    let mut duplicates = 0_usize;
+    for chunk in frames.chunks(batch.max(1)) {
+        let mut pending = Vec::with_capacity(chunk.len());
+        for frame in chunk {
+            if let Ok(parsed) = parse(frame) {
+                pending.extend(parsed.events);
+            }
+        }
+        let outcome = store.insert_batch(&pending).await?;
+        stored += outcome.inserted;
+        duplicates += outcome.duplicates;
+    }
+    let ingest_secs = start.elapsed().as_secs_f64();
+    let mut out = format!(
+        "ingest {venue:?}: {} frames, {} events ({malformed} malformed frames, {rejected} rejected entries)\n",
+        frames.len(),
+        events.len(),
+    );
+    out.push_str(&format!(
+        "  parse + normalise only: {:.0} events/s\n",
+        events.len() as f64 / parse_secs
+    ));
+    out.push_str(&format!(
+        "  parse + store in SQLite (batches of {batch} frames): {:.0} events/s ({stored} stored, {duplicates} duplicates)\n",
+        events.len() as f64 / ingest_secs
+    ));
+    let range = crate::analytics::MinuteRange {
+        start: i64::MIN / 120_000,
+        end: i64::MAX / 120_000,
+    };
+    let mut totals: std::collections::BTreeMap<(String, String), (f64, i64)> =
+        std::collections::BTreeMap::new();
+    for row in store.window_rows(range, None).await? {
+        let t = totals
+            .entry((
+                row.exchange.as_str().to_owned(),
+                row.side.as_str().to_owned(),
+            ))
+            .or_default();
+        t.0 += row.usd;
+        t.1 += row.count;
+    }
+    out.push_str(
+        "  USD totals from the store (exchange, side, events, USD):
+",
+    );
+    for ((exchange, side), (usd, count)) in &totals {
+        out.push_str(&format!(
+            "    {exchange:8} {side:6} {count:>9} {usd:>18.2}
+"
+        ));
+    }
+    store.close().await;
+    Ok(out)
 }
 
 /// Synthetic history: `events` liquidations spread evenly over `days` days before `now_ms`, on
@@ -350,6 +517,84 @@ pub async fn telegram_report(commands: usize, per_second: u32) -> anyhow::Result
 /// The whole bot on a temporary SQLite store with every source off and 24h of simulated
 /// liquidations stored; `platform` points it at a fake. Returns the bot, the number of events
 /// and the directory to keep alive.
+/// One scheduled slot (a 24h summary job) to `chats` Telegram chats through the whole bot and
+/// the fake Bot API: how long the fan-out took, the most sends the fake saw in any one second
+/// (Telegram allows 30), the most to one chat, and the 429s. The slot is claimed, and so
+/// rendered, once.
+///
+/// # Errors
+/// When the fake or the bot cannot start.
+pub async fn fanout_report(chats: usize) -> anyhow::Result<String> {
+    use crate::sim::telegram::FakeTelegram;
+
+    let fake = FakeTelegram::start(BENCH_TOKEN, "LiqBench").await?;
+    let targets: Vec<String> = (0..chats).map(|i| format!("{}", 20_000 + i)).collect();
+    // One slot, a few seconds from now (UTC), and none after it for a day.
+    let at = chrono::Utc::now() + chrono::Duration::seconds(5);
+    let (bot, events, _dir) = bench_bot(|config| {
+        config.telegram.api_url = fake.url();
+        config.telegram_token = Some(crate::config::Secret::new(BENCH_TOKEN));
+        config.jobs.push(crate::config::JobConfig {
+            name: "fanout".to_owned(),
+            kind: "summary".to_owned(),
+            coins: Vec::new(),
+            window: "24h".to_owned(),
+            schedule: at.format("%S %M %H * * *").to_string(),
+            time_zone: "UTC".to_owned(),
+            telegram: targets.clone(),
+            discord: Vec::new(),
+        });
+    })
+    .await?;
+    let is_send =
+        |c: &crate::sim::telegram::Call| c.method == "sendphoto" || c.method == "sendmessage";
+    let calls = fake
+        .wait_for(Duration::from_secs(60 + chats as u64 / 10), |calls| {
+            calls
+                .iter()
+                .filter(|c| is_send(c) && c.status == 200)
+                .count()
+                >= chats
+        })
+        .await;
+    let sends: Vec<_> = calls.iter().filter(|c| is_send(c)).collect();
+    let mut per_chat: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for c in &sends {
+        *per_chat.entry(c.params["chat_id"].to_string()).or_default() += 1;
+    }
+    let times: Vec<tokio::time::Instant> = sends.iter().map(|c| c.at).collect();
+    let mut busiest = 0;
+    let mut lo = 0;
+    for hi in 0..times.len() {
+        while times[hi] - times[lo] >= Duration::from_secs(1) {
+            lo += 1;
+        }
+        busiest = busiest.max(hi - lo + 1);
+    }
+    let span = match (times.first(), times.last()) {
+        (Some(a), Some(b)) => *b - *a,
+        _ => Duration::ZERO,
+    };
+    let rate_limited = sends.iter().filter(|c| c.status == 429).count();
+    let stats = bot
+        .chat
+        .telegram
+        .as_ref()
+        .map(|t| t.sender.stats().line())
+        .unwrap_or_default();
+    bot.shutdown().await?.close().await;
+    fake.stop().await;
+    Ok(format!(
+        "fan-out: one 24h summary slot over {events} stored events to {chats} Telegram chats: \
+         {} sends in {:.1} s, at most {busiest} in any second (limit 30), at most {} to one chat, \
+         {rate_limited} answered 429, {} chats reached; sender {stats}\n",
+        sends.len(),
+        span.as_secs_f64(),
+        per_chat.values().max().copied().unwrap_or(0),
+        per_chat.len(),
+    ))
+}
+
 async fn bench_bot(
     platform: impl FnOnce(&mut crate::config::Config),
 ) -> anyhow::Result<(crate::bot::Bot, usize, tempfile::TempDir)> {

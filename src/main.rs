@@ -135,6 +135,29 @@ enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         per_second: u32,
     },
+    /// Parse and store one venue's frames in SQLite: events/s and the USD totals per exchange
+    /// and side.
+    Ingest {
+        /// binance, bybit, bybit-inverse or okx.
+        #[arg(long, default_value = "binance")]
+        venue: String,
+        /// A file of raw frames, one JSON frame per line as the venue sends it; simulated
+        /// frames when omitted.
+        #[arg(long)]
+        frames: Option<std::path::PathBuf>,
+        /// Simulated frames, when no file is given.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Frames per store batch.
+        #[arg(long, default_value_t = 5_000)]
+        batch: usize,
+    },
+    /// One scheduled slot to many Telegram chats against the fake: pacing and 429s.
+    Fanout {
+        /// Chats the slot goes to.
+        #[arg(long, default_value_t = 1_000)]
+        chats: usize,
+    },
     /// Fill a store with history and time the 24h summary query.
     Query {
         /// The store URL; a temporary SQLite file when omitted.
@@ -321,6 +344,32 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
                     "{}",
                     liqbot::bench::discord_report(commands, per_second).await?
                 ),
+                BenchCommand::Ingest {
+                    venue,
+                    frames,
+                    events,
+                    batch,
+                } => {
+                    let venue = anyhow::Context::with_context(
+                        liqbot::bench::BenchVenue::parse(&venue),
+                        || {
+                            format!(
+                                "--venue {venue:?}: expected one of {}",
+                                liqbot::bench::BenchVenue::NAMES.join(", ")
+                            )
+                        },
+                    )?;
+                    let frames = liqbot::bench::ingest_frames(venue, frames.as_deref(), events)?;
+                    let dir = tempfile::tempdir()?;
+                    let url = format!("sqlite://{}", dir.path().join("ingest.db").display());
+                    print!(
+                        "{}",
+                        liqbot::bench::ingest_report(venue, &frames, &url, batch).await?
+                    );
+                }
+                BenchCommand::Fanout { chats } => {
+                    print!("{}", liqbot::bench::fanout_report(chats).await?);
+                }
                 BenchCommand::Query {
                     store,
                     events,

@@ -57,27 +57,28 @@ fn telegram_global_limit_caps_thirty_per_second_across_chats() {
                 .as_millis() as u64
         })
         .collect();
-    // Spread evenly, one every 1/30 s (33.3 ms), and no second holds more than 30.
+    // Spread evenly with a tenth to spare, one every 1/27 s (37.0 ms): no second holds more
+    // than 30 even when each send leaves up to 110 ms after its time.
     for (i, w) in waits.iter().enumerate().skip(1) {
-        assert!((33..=34).contains(&(w - waits[i - 1])), "{waits:?}");
+        assert!((36..=38).contains(&(w - waits[i - 1])), "{waits:?}");
     }
     for (i, w) in waits.iter().enumerate().skip(30) {
         assert!(
-            w - waits[i - 30] >= 1000,
-            "31 sends within a second: {waits:?}"
+            w - waits[i - 30] >= 1100,
+            "31 sends within 1.1 s: {waits:?}"
         );
     }
-    assert_eq!(waits[60], 2000);
+    assert_eq!(waits[60], 2222);
 }
 
 #[test]
 fn queued_sends_to_one_chat_do_not_hold_up_other_chats() {
     let mut pacer = SendPacer::new(PacingLimits::telegram());
     burst(&mut pacer, 1, false, 5, Duration::ZERO);
-    // Only the global spacing (1/30 s) after chat 1's first send, not chat 1's queue.
+    // Only the global spacing (1/27 s) after chat 1's first send, not chat 1's queue.
     assert_eq!(
         pacer.reserve(TargetId(2), false, Duration::ZERO),
-        Duration::from_secs(1) / 30
+        Duration::from_secs(1) / 27
     );
 }
 
@@ -85,8 +86,8 @@ fn queued_sends_to_one_chat_do_not_hold_up_other_chats() {
 fn discord_channel_allows_five_per_five_seconds() {
     let mut pacer = SendPacer::new(PacingLimits::discord());
     let waits = burst(&mut pacer, 7, true, 7, Duration::ZERO);
-    // Five per five seconds, spread by the global 50/s (20 ms apart).
-    assert_eq!(waits, vec![0, 20, 40, 60, 80, 5000, 5020]);
+    // Five per five seconds, spread by the global 50/s with a tenth to spare (22.2 ms apart).
+    assert_eq!(waits, vec![0, 22, 44, 66, 88, 5000, 5022]);
 }
 
 #[test]
@@ -107,7 +108,7 @@ fn global_retry_after_delays_every_chat() {
     let waits: Vec<Duration> = (1..=3)
         .map(|chat| pacer.reserve(TargetId(chat), false, secs(2)))
         .collect();
-    let gap = Duration::from_secs(1) / 30;
+    let gap = Duration::from_secs(1) / 27;
     assert_eq!(waits, vec![secs(2), secs(2) + gap, secs(2) + gap * 2]);
     assert_eq!(pacer.reserve(TargetId(9), false, secs(5)), Duration::ZERO);
 }
