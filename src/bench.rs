@@ -153,7 +153,7 @@ impl BenchVenue {
         }
     }
 
-    fn parser(self) -> Box<dyn Fn(&str) -> Result<Parsed, FrameError>> {
+    fn parser(self) -> crate::sources::ws::FrameParserFn {
         match self {
             Self::Binance => Box::new(|t| BinanceParser.parse(t)),
             Self::Bybit => {

@@ -8,9 +8,8 @@
 //! schedule's next fire time is always after the moment asked about. Case counts are kept
 //! small enough for the whole file to run in a few seconds in debug.
 //!
-//! Bugs found here outside the formatters (in parsers and schedules, which this file does not
-//! fix) are `#[ignore]`d tests with the bug and its minimal input in their docs; run them with
-//! `cargo test --test properties -- --ignored`.
+//! Bugs found here outside the formatters (in parsers, market data and schedules) are fixed;
+//! their tests keep the input that found them in their docs.
 
 use chrono::{DateTime, TimeZone as _, Utc};
 use chrono_tz::Tz;
@@ -979,7 +978,8 @@ fn extreme_text() -> impl Strategy<Value = String> {
 proptest! {
     #![proptest_config(cases(256))]
 
-    /// Minimal failing inputs found by this property (`usd` or `quantity` is `inf` or `0`):
+    /// Inputs this property found (`usd` or `quantity` was `inf` or `0`; such entries are now
+    /// rejected, `src/sources/mod.rs` `sizes_in_range`):
     /// - Binance: `{"e":"forceOrder","E":1,"o":{"s":"BTCUSDT","S":"SELL","q":"1e300",
     ///   "p":"1e300","ap":"1e300","z":"1e300","T":1}}` gives `usd = inf`
     ///   (`src/sources/binance.rs`, `usd: price * quantity`).
@@ -991,7 +991,6 @@ proptest! {
     ///   (`src/sources/okx/mod.rs`, `face * price`); `bkPx` `"1e-320"` on the inverse
     ///   `BTC-USD-SWAP` gives `quantity = inf` (`face / price`).
     #[test]
-    #[ignore = "parser bug: a product or quotient of two finite sizes can be inf or 0; see doc"]
     fn venue_parsers_never_yield_unusable_sizes_from_extreme_magnitudes(
         (venue, frame) in venue_frames(),
         mutations in prop::collection::vec(

@@ -40,9 +40,9 @@ pub(crate) struct EntryCollector {
 }
 
 impl EntryCollector {
-    /// Adds one entry's outcome.
+    /// Adds one entry's outcome. An event whose sizes are out of range counts as invalid.
     pub(crate) fn push(&mut self, entry: Result<Liquidation, FrameError>) {
-        match entry {
+        match entry.and_then(sizes_in_range) {
             Ok(event) => self.parsed.events.push(event),
             Err(error) => {
                 self.parsed.rejected += 1;
@@ -65,6 +65,21 @@ impl EntryCollector {
             _ => Ok(self.parsed),
         }
     }
+}
+
+/// `event` if its quantity and notional are finite and positive. Each decimal of a frame is
+/// checked when read, but a product or quotient of two valid ones can still overflow to
+/// infinity (`1e308 * 1e308`) or underflow to zero (`1e-200 * 1e-200`), and one such event
+/// would turn every sum it joins into `inf` or hide in it as nothing. Found by fuzzing.
+fn sizes_in_range(event: Liquidation) -> Result<Liquidation, FrameError> {
+    let usable = |v: f64| v.is_finite() && v > 0.0;
+    if usable(event.quantity) && usable(event.usd) {
+        return Ok(event);
+    }
+    Err(FrameError::Invalid(format!(
+        "{}: size out of range (quantity {}, usd {})",
+        event.symbol, event.quantity, event.usd
+    )))
 }
 
 /// Why a frame could not be read at all.

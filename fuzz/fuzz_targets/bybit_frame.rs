@@ -1,0 +1,5 @@
+//! Fuzz target `bybit_frame`: see [`liqbot_fuzz::bybit_frame`] for what it feeds and checks.
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| liqbot_fuzz::bybit_frame(data));
