@@ -51,6 +51,7 @@ run "Chart render + PNG encode, 1200x700 (median of 50)" \
   cargo test --release --locked --quiet --test charts -- --ignored --nocapture render_timings_and_examples
 run "/heatmap end to end, fake Telegram" $bin bench telegram --commands 200 --per-second 20
 run "/heatmap end to end, fake Discord" $bin bench discord --commands 200 --per-second 20
+run "One scheduled slot to 1,000 Telegram chats" $bin bench fanout --chats 1000
 
 {
   echo "# Benchmarks"

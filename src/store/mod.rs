@@ -144,10 +144,13 @@ pub async fn window_summary<S: Store>(
     top_n: usize,
 ) -> Result<Summary, StoreError> {
     let range = window.range_ending_at(now_ms);
-    let current = store.window_rows(range, coin).await?;
-    let previous = store.window_rows(range.previous(), coin).await?;
-    let largest = store.largest(range, coin).await?;
-    let collected_since_ms = store.collected_since_ms().await?;
+    // Four independent reads, run at once on the pool's connections.
+    let (current, previous, largest, collected_since_ms) = tokio::try_join!(
+        store.window_rows(range, coin),
+        store.window_rows(range.previous(), coin),
+        store.largest(range, coin),
+        store.collected_since_ms(),
+    )?;
     Ok(summarize(SummaryInput {
         window,
         coin: coin.map(str::to_owned),
