@@ -1,12 +1,14 @@
 //! Per-minute buckets by exchange, symbol and side, built in memory as events arrive and
 //! written to the store in batches, so window queries never scan raw events.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use crate::model::{Exchange, Liquidation, Side};
 
 /// Which bucket an event falls in.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct BucketKey {
     /// Minutes (or, for hourly rollups, hours) since the Unix epoch.
     pub slot: i64,
@@ -17,6 +19,105 @@ pub struct BucketKey {
     /// The side of the liquidated positions.
     pub side: Side,
 }
+
+/// A bucket key's parts, borrowed: an event is looked up by its own symbol, and the symbol is
+/// copied only for a bucket seen for the first time.
+trait KeyParts {
+    fn parts(&self) -> (i64, Exchange, &str, Side);
+}
+
+impl KeyParts for BucketKey {
+    fn parts(&self) -> (i64, Exchange, &str, Side) {
+        (self.slot, self.exchange, &self.symbol, self.side)
+    }
+}
+
+impl KeyParts for (i64, Exchange, &str, Side) {
+    fn parts(&self) -> (i64, Exchange, &str, Side) {
+        *self
+    }
+}
+
+impl<'a> Borrow<dyn KeyParts + 'a> for BucketKey {
+    fn borrow(&self) -> &(dyn KeyParts + 'a) {
+        self
+    }
+}
+
+impl Hash for dyn KeyParts + '_ {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.parts().hash(state);
+    }
+}
+
+impl PartialEq for dyn KeyParts + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn KeyParts + '_ {}
+
+// Hashes exactly as its borrowed form, as `Borrow` requires.
+impl Hash for BucketKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.parts().hash(state);
+    }
+}
+
+/// A fast hasher for bucket keys (the multiply-rotate of rustc's `FxHasher`). The keys come
+/// from venues' instrument lists, so there is no hash flooding to defend against.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FxHasher {
+    hash: u64,
+}
+
+impl FxHasher {
+    const SEED: u64 = 0x517c_c1b7_2722_0a95;
+
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0_u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0_u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    fn write_i64(&mut self, i: i64) {
+        self.add(i.cast_unsigned());
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+type FxBuild = BuildHasherDefault<FxHasher>;
 
 /// What a bucket holds.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +143,7 @@ impl BucketTotals {
 /// Buckets accumulated from a stream of events: the in-memory side of the aggregation.
 #[derive(Debug, Default, Clone)]
 pub struct MinuteBuckets {
-    map: HashMap<BucketKey, BucketTotals>,
+    map: HashMap<BucketKey, BucketTotals, FxBuild>,
 }
 
 impl MinuteBuckets {
@@ -54,25 +155,31 @@ impl MinuteBuckets {
 
     /// Adds one event to its minute bucket.
     pub fn record(&mut self, event: &Liquidation) {
-        let key = BucketKey {
-            slot: event.minute(),
-            exchange: event.exchange,
-            symbol: event.symbol.clone(),
-            side: event.side,
-        };
         let one = BucketTotals {
             base: String::new(),
             usd: event.usd,
             count: 1,
             max_usd: event.usd,
         };
-        self.map
-            .entry(key)
-            .and_modify(|t| t.merge(&one))
-            .or_insert_with(|| BucketTotals {
+        let (slot, exchange, side) = (event.minute(), event.exchange, event.side);
+        let parts = (slot, exchange, event.symbol.as_str(), side);
+        if let Some(totals) = self.map.get_mut(&parts as &dyn KeyParts) {
+            totals.merge(&one);
+            return;
+        }
+        let key = BucketKey {
+            slot,
+            exchange,
+            symbol: event.symbol.clone(),
+            side,
+        };
+        self.map.insert(
+            key,
+            BucketTotals {
                 base: event.base.clone(),
                 ..one
-            });
+            },
+        );
     }
 
     /// Number of distinct buckets.
