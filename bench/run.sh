@@ -52,6 +52,7 @@ run "Chart render + PNG encode, 1200x700 (median of 50)" \
 run "/heatmap end to end, fake Telegram" $bin bench telegram --commands 200 --per-second 20
 run "/heatmap end to end, fake Discord" $bin bench discord --commands 200 --per-second 20
 run "One scheduled slot to 1,000 Telegram chats" $bin bench fanout --chats 1000
+run "Resident memory, three venues, 30 days of history" $bin bench memory --events 5000000 --days 30 --secs 60
 
 {
   echo "# Benchmarks"

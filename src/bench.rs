@@ -436,6 +436,95 @@ fn levels_market(days: u32) -> (Vec<crate::model::Candle>, Vec<(i64, f64)>) {
 }
 
 /// The token the Telegram bench's bot and fake share.
+/// Memory lines of `/proc/self/status` (`VmRSS`, `VmHWM`, `RssAnon`, `RssFile`), in KiB.
+fn memory_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Resident memory of a steady run: a store filled with `events` of history over `days`, then
+/// the bot streaming all three venues from the simulator (live) for `secs`, with the resident
+/// set sampled every second. The simulator runs in this process too, so the figures are an
+/// upper bound for the bot alone. `RssFile` is the store's pages read through SQLite's memory
+/// map (shared with the page cache); `RssAnon` is the process's own memory.
+///
+/// # Errors
+/// When the store or the simulator cannot start.
+pub async fn memory_report(events: usize, days: i64, secs: u64) -> anyhow::Result<String> {
+    use crate::sim::{SimOptions, SimServer};
+
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}", dir.path().join("memory.db").display());
+    let now = chrono::Utc::now().timestamp_millis();
+    {
+        let store = SqlStore::open(&url).await?;
+        let mut batch = Vec::with_capacity(10_000);
+        for e in history(events, days, now - 3_600_000) {
+            batch.push(e);
+            if batch.len() == 10_000 {
+                store.insert_batch(&batch).await?;
+                batch.clear();
+            }
+        }
+        store.insert_batch(&batch).await?;
+        store.close().await;
+    }
+    let sim = SimServer::start(SimOptions {
+        history: Duration::from_secs(3_600),
+        ..SimOptions::default()
+    })
+    .await?;
+    let mut config = crate::config::Config::default();
+    sim.configure(&mut config);
+    config.store.url.clone_from(&url);
+    let bot = crate::bot::Bot::start(&config).await?;
+    let mut samples = Vec::new();
+    for _ in 0..secs {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // A summary now and then, as commands and posts would ask.
+        std::hint::black_box(
+            window_summary(
+                &*bot.store,
+                Window::H24,
+                None,
+                chrono::Utc::now().timestamp_millis(),
+                5,
+            )
+            .await?,
+        );
+        samples.push((
+            memory_kib("VmRSS"),
+            memory_kib("RssAnon"),
+            memory_kib("RssFile"),
+        ));
+    }
+    let ingested = bot
+        .ingest
+        .inserted
+        .load(std::sync::atomic::Ordering::Relaxed);
+    bot.shutdown().await?.close().await;
+    sim.stop().await;
+    let steady = &samples[samples.len() / 2..];
+    let median = |i: usize| {
+        let mut v: Vec<u64> = steady.iter().map(|s| [s.0, s.1, s.2][i]).collect();
+        v.sort_unstable();
+        v.get(v.len() / 2).copied().unwrap_or(0) as f64 / 1024.0
+    };
+    let max_rss = samples.iter().map(|s| s.0).max().unwrap_or(0) as f64 / 1024.0;
+    Ok(format!(
+        "memory: three venues live for {secs} s over a store of {events} events ({days} days), {ingested} events ingested: \
+         steady (second half) RSS {:.1} MiB (anonymous {:.1} MiB, store pages {:.1} MiB), max RSS {max_rss:.1} MiB; \
+         the simulator runs in the same process\n",
+        median(0),
+        median(1),
+        median(2),
+    ))
+}
+
 const BENCH_TOKEN: &str = "1:bench";
 
 /// Runs the whole bot against the fake Telegram Bot API with 24h of simulated liquidations and

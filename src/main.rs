@@ -152,6 +152,18 @@ enum BenchCommand {
         #[arg(long, default_value_t = 5_000)]
         batch: usize,
     },
+    /// Resident memory of the bot streaming three venues over a store with 30 days of history.
+    Memory {
+        /// Events of history in the store.
+        #[arg(long, default_value_t = 5_000_000)]
+        events: usize,
+        /// Days the history spans.
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+        /// Seconds of streaming, sampled every second.
+        #[arg(long, default_value_t = 60)]
+        secs: u64,
+    },
     /// One scheduled slot to many Telegram chats against the fake: pacing and 429s.
     Fanout {
         /// Chats the slot goes to.
@@ -365,6 +377,12 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
                     print!(
                         "{}",
                         liqbot::bench::ingest_report(venue, &frames, &url, batch).await?
+                    );
+                }
+                BenchCommand::Memory { events, days, secs } => {
+                    print!(
+                        "{}",
+                        liqbot::bench::memory_report(events, days, secs).await?
                     );
                 }
                 BenchCommand::Fanout { chats } => {
