@@ -527,6 +527,15 @@ pub async fn memory_report(events: usize, days: i64, secs: u64) -> anyhow::Resul
 
 const BENCH_TOKEN: &str = "1:bench";
 
+/// The Telegram sender's counters of `bot`, as one line.
+fn telegram_stats(bot: &crate::bot::Bot) -> String {
+    bot.chat
+        .telegram
+        .as_ref()
+        .map(|t| t.sender.stats().line())
+        .unwrap_or_default()
+}
+
 /// Runs the whole bot against the fake Telegram Bot API with 24h of simulated liquidations and
 /// sends `commands` `/heatmap btc 24h` commands from as many private chats, `per_second` a
 /// second (within Telegram's 30 messages a second, so pacing never holds a reply). Reports the
@@ -581,12 +590,7 @@ pub async fn telegram_report(commands: usize, per_second: u32) -> anyhow::Result
             _ => missing += 1,
         }
     }
-    let stats = bot
-        .chat
-        .telegram
-        .as_ref()
-        .map(|t| t.sender.stats().line())
-        .unwrap_or_default();
+    let stats = telegram_stats(&bot);
     bot.shutdown().await?.close().await;
     fake.stop().await;
     let (median, p99) = median_p99(samples.clone());
@@ -669,12 +673,7 @@ pub async fn fanout_report(chats: usize) -> anyhow::Result<String> {
         _ => Duration::ZERO,
     };
     let rate_limited = sends.iter().filter(|c| c.status == 429).count();
-    let stats = bot
-        .chat
-        .telegram
-        .as_ref()
-        .map(|t| t.sender.stats().line())
-        .unwrap_or_default();
+    let stats = telegram_stats(&bot);
     bot.shutdown().await?.close().await;
     fake.stop().await;
     Ok(format!(

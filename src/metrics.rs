@@ -60,16 +60,18 @@ impl Health {
 /// One metric family: its help, type and samples (`{labels} value`).
 struct Family<'a> {
     out: &'a mut String,
+    name: &'a str,
 }
 
 impl Family<'_> {
-    fn start<'a>(out: &'a mut String, name: &str, kind: &str, help: &str) -> Family<'a> {
+    fn start<'a>(out: &'a mut String, name: &'a str, kind: &str, help: &str) -> Family<'a> {
         let _ = writeln!(out, "# HELP liqbot_{name} {help}");
         let _ = writeln!(out, "# TYPE liqbot_{name} {kind}");
-        Family { out }
+        Family { out, name }
     }
 
-    fn sample(&mut self, name: &str, labels: &str, value: impl std::fmt::Display) {
+    fn sample(&mut self, labels: &str, value: impl std::fmt::Display) {
+        let name = self.name;
         if labels.is_empty() {
             let _ = writeln!(self.out, "liqbot_{name} {value}");
         } else {
@@ -150,7 +152,7 @@ impl Metrics {
         for (name, help, value) in per_source {
             let mut family = Family::start(&mut out, name, "counter", help);
             for (source, stats) in &self.sources {
-                family.sample(name, &format!("source=\"{source}\""), value(stats));
+                family.sample(&format!("source=\"{source}\""), value(stats));
             }
         }
         let mut family = Family::start(
@@ -161,7 +163,6 @@ impl Metrics {
         );
         for (source, stats) in &self.sources {
             family.sample(
-                "source_connected",
                 &format!("source=\"{source}\""),
                 u8::from(stats.connected.load(Ordering::Relaxed)),
             );
@@ -174,7 +175,6 @@ impl Metrics {
         );
         for (source, stats) in &self.sources {
             family.sample(
-                "source_last_event_age_seconds",
                 &format!("source=\"{source}\""),
                 self.event_age_secs(stats, now_ms),
             );
@@ -204,7 +204,7 @@ impl Metrics {
             ),
         ];
         for (name, help, counter) in writer {
-            Family::start(&mut out, name, "counter", help).sample(name, "", load(counter));
+            Family::start(&mut out, name, "counter", help).sample("", load(counter));
         }
 
         type Sends = fn(&crate::delivery::SendStats) -> u64;
@@ -229,7 +229,7 @@ impl Metrics {
             for outlet in &self.outlets {
                 if let Some(stats) = outlet.stats() {
                     let platform = outlet.platform().as_str();
-                    family.sample(name, &format!("platform=\"{platform}\""), value(stats));
+                    family.sample(&format!("platform=\"{platform}\""), value(stats));
                 }
             }
         }
@@ -239,7 +239,7 @@ impl Metrics {
                 Ok(Some(checked_ms)) => {
                     let lag = (now_ms - checked_ms).max(0) as f64 / 1000.0;
                     Family::start(&mut out, "scheduler_lag_seconds", "gauge", "Seconds since the scheduler last looked for due slots (stored every few seconds).")
-                        .sample("scheduler_lag_seconds", "", lag);
+                        .sample("", lag);
                 }
                 Ok(None) => {}
                 Err(e) => warn!(error = %e, "Reading the scheduler checkpoint for metrics failed."),
@@ -252,15 +252,12 @@ impl Metrics {
                 "gauge",
                 "The store's size on disk.",
             )
-            .sample("store_size_bytes", "", bytes),
+            .sample("", bytes),
             Err(e) => warn!(error = %e, "Reading the store size for metrics failed."),
         }
         let health = self.health(now_ms).await;
-        Family::start(&mut out, "healthy", "gauge", "1 when /healthz reports ok.").sample(
-            "healthy",
-            "",
-            u8::from(health.ok()),
-        );
+        Family::start(&mut out, "healthy", "gauge", "1 when /healthz reports ok.")
+            .sample("", u8::from(health.ok()));
         out
     }
 }

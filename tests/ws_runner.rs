@@ -11,7 +11,7 @@ use liqbot::sources::Parsed;
 use liqbot::sources::binance::{self, BinanceParser};
 use liqbot::sources::ws::{self, RunnerSettings, Session, SourceStats, Venue};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -178,13 +178,15 @@ type Script = Arc<dyn Fn(u64) -> Vec<Arc<Vec<u8>>> + Send + Sync>;
 
 async fn raw_server(listener: TcpListener, script: Script) {
     let mut n = 0;
-    while let Ok((mut tcp, _)) = listener.accept().await {
+    while let Ok((tcp, _)) = listener.accept().await {
         let pieces = script(n);
         n += 1;
         tokio::spawn(async move {
-            if !handshake(&mut tcp).await {
+            // tungstenite answers the handshake; the frames after it are written by hand.
+            let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
                 return;
-            }
+            };
+            let mut tcp = ws.into_inner();
             for piece in pieces {
                 if tcp.write_all(&piece).await.is_err() {
                     return;
@@ -194,32 +196,6 @@ async fn raw_server(listener: TcpListener, script: Script) {
             while matches!(tcp.read(&mut sink).await, Ok(n) if n > 0) {}
         });
     }
-}
-
-/// Answers the websocket handshake on `tcp` by hand.
-async fn handshake(tcp: &mut TcpStream) -> bool {
-    let mut request = Vec::new();
-    let mut buf = [0_u8; 1024];
-    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-        match tcp.read(&mut buf).await {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => request.extend_from_slice(&buf[..n]),
-        }
-    }
-    let request = String::from_utf8_lossy(&request).into_owned();
-    let Some(key) = request.lines().find_map(|l| {
-        let (name, value) = l.split_once(':')?;
-        name.eq_ignore_ascii_case("sec-websocket-key")
-            .then(|| value.trim().to_owned())
-    }) else {
-        return false;
-    };
-    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
-    let response = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {accept}\r\n\r\n"
-    );
-    tcp.write_all(response.as_bytes()).await.is_ok()
 }
 
 /// Runs the Binance runner against `url` until `want` events arrived (or 10 s); returns the
