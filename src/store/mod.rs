@@ -18,6 +18,33 @@ macro_rules! with_pool {
     };
 }
 
+/// Adds the minute buckets `$minutes`, and the hour buckets they make, to the bucket tables
+/// inside the transaction `$tx`; compiled once per backend, as [`with_pool`] bodies are.
+macro_rules! upsert_buckets {
+    ($tx:ident, $minutes:ident, $greatest:expr) => {
+        for (table, buckets) in [("liq_minute", &$minutes), ("liq_hour", &$minutes.hourly())] {
+            let rows = buckets.sorted();
+            for chunk in rows.chunks(INSERT_CHUNK) {
+                let mut qb = QueryBuilder::new(format!(
+                    "INSERT INTO {table} (slot, exchange, symbol, side, base, usd, cnt, max_usd) "
+                ));
+                qb.push_values(chunk, |mut row, (k, t)| {
+                    row.push_bind(k.slot)
+                        .push_bind(k.exchange.as_str())
+                        .push_bind(k.symbol.as_str())
+                        .push_bind(k.side.as_str())
+                        .push_bind(t.base.as_str())
+                        .push_bind(t.usd)
+                        .push_bind(t.count)
+                        .push_bind(t.max_usd);
+                });
+                qb.push(bucket_upsert_sql(table, $greatest));
+                qb.build().execute(&mut *$tx).await?;
+            }
+        }
+    };
+}
+
 mod deliveries;
 mod market;
 mod schema;
@@ -318,69 +345,98 @@ fn parse_side(s: &str) -> Result<Side, StoreError> {
         .map_err(|_| StoreError::Corrupt(format!("side {s:?}")))
 }
 
+/// A multi-row INSERT of `chunk` into the raw events, skipping keys already stored, with
+/// `returning` appended.
+fn insert_events<DB>(chunk: &[(String, &Liquidation)], returning: &str) -> QueryBuilder<DB>
+where
+    DB: sqlx::Database,
+    for<'a> &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> f64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut qb = QueryBuilder::new(
+        "INSERT INTO liquidations \
+         (dedup_key, exchange, symbol, base, quote, side, price, quantity, usd, ts_ms) ",
+    );
+    qb.push_values(chunk, |mut row, (key, e)| {
+        row.push_bind(key.as_str())
+            .push_bind(e.exchange.as_str())
+            .push_bind(e.symbol.as_str())
+            .push_bind(e.base.as_str())
+            .push_bind(e.quote.as_str())
+            .push_bind(e.side.as_str())
+            .push_bind(e.price)
+            .push_bind(e.quantity)
+            .push_bind(e.usd)
+            .push_bind(e.ts_ms);
+    });
+    qb.push(" ON CONFLICT (dedup_key) DO NOTHING");
+    qb.push(returning);
+    qb
+}
+
 impl Store for SqlStore {
     async fn insert_batch(&self, events: &[Liquidation]) -> Result<InsertOutcome, StoreError> {
-        let mut seen = HashSet::with_capacity(events.len());
-        let mut unique: Vec<(String, &Liquidation)> = events
-            .iter()
-            .map(|e| (e.dedup_key(), e))
-            .filter(|(k, _)| seen.insert(k.clone()))
-            .collect();
-        // One key order for every writer, so two collectors on PostgreSQL never deadlock.
+        // One key order for every writer, so two collectors on PostgreSQL never deadlock; an
+        // event repeated within the batch is kept once.
+        let mut unique: Vec<(String, &Liquidation)> =
+            events.iter().map(|e| (e.dedup_key(), e)).collect();
         unique.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        unique.dedup_by(|a, b| a.0 == b.0);
         let greatest = self.greatest();
         let inserted = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let mut fresh: HashSet<String> = HashSet::with_capacity(unique.len());
-            for chunk in unique.chunks(INSERT_CHUNK) {
-                let mut qb = QueryBuilder::new(
-                    "INSERT INTO liquidations \
-                     (dedup_key, exchange, symbol, base, quote, side, price, quantity, usd, ts_ms) ",
-                );
-                qb.push_values(chunk, |mut row, (key, e)| {
-                    row.push_bind(key.as_str())
-                        .push_bind(e.exchange.as_str())
-                        .push_bind(e.symbol.as_str())
-                        .push_bind(e.base.as_str())
-                        .push_bind(e.quote.as_str())
-                        .push_bind(e.side.as_str())
-                        .push_bind(e.price)
-                        .push_bind(e.quantity)
-                        .push_bind(e.usd)
-                        .push_bind(e.ts_ms);
-                });
-                qb.push(" ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key");
-                let keys: Vec<String> = qb.build_query_scalar().fetch_all(&mut *tx).await?;
-                fresh.extend(keys);
-            }
-            let mut minutes = MinuteBuckets::new();
-            for (key, e) in &unique {
-                if fresh.contains(key) {
-                    minutes.record(e);
+            // SQLite has one writer at a time, and almost every batch holds new events only:
+            // insert without RETURNING (each returned row is a round trip through sqlx's
+            // worker thread) and compare the row count. A batch holding events stored before
+            // (after a reconnect) is rolled back and written again, learning which are new.
+            // PostgreSQL instances may share events, so they always ask.
+            let mut written = None;
+            if matches!(self.backend, Backend::Sqlite(_)) {
+                let mut tx = pool.begin().await?;
+                let mut affected = 0;
+                for chunk in unique.chunks(INSERT_CHUNK) {
+                    affected += insert_events(chunk, "").build().execute(&mut *tx).await?.rows_affected();
+                }
+                if usize::try_from(affected).ok() == Some(unique.len()) {
+                    let mut minutes = MinuteBuckets::new();
+                    for (_, e) in &unique {
+                        minutes.record(e);
+                    }
+                    upsert_buckets!(tx, minutes, greatest);
+                    tx.commit().await?;
+                    written = Some(unique.len());
+                } else {
+                    tx.rollback().await?;
                 }
             }
-            for (table, buckets) in [("liq_minute", &minutes), ("liq_hour", &minutes.hourly())] {
-                let rows = buckets.sorted();
-                for chunk in rows.chunks(INSERT_CHUNK) {
-                    let mut qb = QueryBuilder::new(format!(
-                        "INSERT INTO {table} (slot, exchange, symbol, side, base, usd, cnt, max_usd) "
-                    ));
-                    qb.push_values(chunk, |mut row, (k, t)| {
-                        row.push_bind(k.slot)
-                            .push_bind(k.exchange.as_str())
-                            .push_bind(k.symbol.as_str())
-                            .push_bind(k.side.as_str())
-                            .push_bind(t.base.as_str())
-                            .push_bind(t.usd)
-                            .push_bind(t.count)
-                            .push_bind(t.max_usd);
-                    });
-                    qb.push(bucket_upsert_sql(table, greatest));
-                    qb.build().execute(&mut *tx).await?;
+            match written {
+                Some(n) => n,
+                None => {
+                    let mut tx = pool.begin().await?;
+                    let mut fresh: HashSet<&str> = HashSet::with_capacity(unique.len());
+                    for chunk in unique.chunks(INSERT_CHUNK) {
+                        let keys: Vec<String> = insert_events(chunk, " RETURNING dedup_key")
+                            .build_query_scalar()
+                            .fetch_all(&mut *tx)
+                            .await?;
+                        // Borrow the batch's own copy of each returned key.
+                        for key in keys {
+                            if let Ok(i) = unique.binary_search_by(|(k, _)| k.as_str().cmp(&key)) {
+                                fresh.insert(unique[i].0.as_str());
+                            }
+                        }
+                    }
+                    let mut minutes = MinuteBuckets::new();
+                    for (key, e) in &unique {
+                        if fresh.contains(key.as_str()) {
+                            minutes.record(e);
+                        }
+                    }
+                    upsert_buckets!(tx, minutes, greatest);
+                    tx.commit().await?;
+                    fresh.len()
                 }
             }
-            tx.commit().await?;
-            fresh.len()
         });
         Ok(InsertOutcome {
             inserted,
