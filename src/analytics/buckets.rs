@@ -130,13 +130,22 @@ pub struct BucketTotals {
     pub count: i64,
     /// The largest single liquidation, in USD.
     pub max_usd: f64,
+    /// The price of that largest liquidation.
+    pub max_price: f64,
+    /// When that largest liquidation happened, ms since the Unix epoch.
+    pub max_ts_ms: i64,
 }
 
 impl BucketTotals {
     fn merge(&mut self, other: &Self) {
         self.usd += other.usd;
         self.count += other.count;
-        self.max_usd = self.max_usd.max(other.max_usd);
+        // The first of equal largest ones stays, as the store's upsert keeps it.
+        if other.max_usd > self.max_usd {
+            self.max_usd = other.max_usd;
+            self.max_price = other.max_price;
+            self.max_ts_ms = other.max_ts_ms;
+        }
     }
 }
 
@@ -160,6 +169,8 @@ impl MinuteBuckets {
             usd: event.usd,
             count: 1,
             max_usd: event.usd,
+            max_price: event.price,
+            max_ts_ms: event.ts_ms,
         };
         let (slot, exchange, side) = (event.minute(), event.exchange, event.side);
         let parts = (slot, exchange, event.symbol.as_str(), side);
@@ -261,7 +272,9 @@ mod tests {
                 base: "BTC".into(),
                 usd: 40.0,
                 count: 2,
-                max_usd: 30.0
+                max_usd: 30.0,
+                max_price: 100.0,
+                max_ts_ms: 59_999,
             }
         );
         let hours = b.hourly();

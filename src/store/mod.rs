@@ -26,7 +26,8 @@ macro_rules! upsert_buckets {
             let rows = buckets.sorted();
             for chunk in rows.chunks(INSERT_CHUNK) {
                 let mut qb = QueryBuilder::new(format!(
-                    "INSERT INTO {table} (slot, exchange, symbol, side, base, usd, cnt, max_usd) "
+                    "INSERT INTO {table} \
+                     (slot, exchange, symbol, side, base, usd, cnt, max_usd, max_price, max_ts_ms) "
                 ));
                 qb.push_values(chunk, |mut row, (k, t)| {
                     row.push_bind(k.slot)
@@ -36,7 +37,9 @@ macro_rules! upsert_buckets {
                         .push_bind(t.base.as_str())
                         .push_bind(t.usd)
                         .push_bind(t.count)
-                        .push_bind(t.max_usd);
+                        .push_bind(t.max_usd)
+                        .push_bind(t.max_price)
+                        .push_bind(t.max_ts_ms);
                 });
                 qb.push(bucket_upsert_sql(table, $greatest));
                 qb.build().execute(&mut *$tx).await?;
@@ -313,7 +316,11 @@ fn bucket_upsert_sql(table: &str, greatest: &str) -> String {
     format!(
         " ON CONFLICT (slot, exchange, symbol, side) DO UPDATE SET \
          usd = {table}.usd + excluded.usd, cnt = {table}.cnt + excluded.cnt, \
-         max_usd = {greatest}({table}.max_usd, excluded.max_usd)"
+         max_usd = {greatest}({table}.max_usd, excluded.max_usd), \
+         max_price = CASE WHEN excluded.max_usd > {table}.max_usd \
+         THEN excluded.max_price ELSE {table}.max_price END, \
+         max_ts_ms = CASE WHEN excluded.max_usd > {table}.max_usd \
+         THEN excluded.max_ts_ms ELSE {table}.max_ts_ms END"
     )
 }
 
@@ -503,13 +510,12 @@ impl Store for SqlStore {
         range: MinuteRange,
         coin: Option<&str>,
     ) -> Result<Option<Largest>, StoreError> {
-        // Find the bucket holding the largest order, then the order itself inside that
-        // bucket's time span (an hour bucket spans 60 minutes).
+        // Every bucket keeps its largest order's price and time.
         let sql = format!(
             "SELECT * FROM ({}) t ORDER BY max_usd DESC LIMIT 1",
             union_sql(
-                "exchange, symbol, side, base, max_usd, slot * 60000 AS lo, slot * 60000 + 60000 AS hi",
-                "exchange, symbol, side, base, max_usd, slot * 3600000 AS lo, slot * 3600000 + 3600000 AS hi",
+                "exchange, symbol, side, base, max_usd, max_price, max_ts_ms",
+                "exchange, symbol, side, base, max_usd, max_price, max_ts_ms",
                 coin.is_some(),
             )
         );
@@ -524,35 +530,15 @@ impl Store for SqlStore {
             let Some(bucket) = q.fetch_optional(pool).await? else {
                 return Ok(None);
             };
-            let exchange: String = bucket.try_get("exchange")?;
-            let symbol: String = bucket.try_get("symbol")?;
-            let side: String = bucket.try_get("side")?;
-            let lo: i64 = bucket.try_get("lo")?;
-            let hi: i64 = bucket.try_get("hi")?;
-            let usd: f64 = bucket.try_get("max_usd")?;
-            let raw = sqlx::query(
-                "SELECT price, ts_ms, usd FROM liquidations WHERE exchange = $1 AND symbol = $2 \
-                 AND side = $3 AND ts_ms >= $4 AND ts_ms < $5 ORDER BY usd DESC LIMIT 1",
-            )
-            .bind(exchange.as_str())
-            .bind(symbol.as_str())
-            .bind(side.as_str())
-            .bind(lo.max(range.start_ms()))
-            .bind(hi.min(range.end_ms()))
-            .fetch_optional(pool)
-            .await?;
-            let (price, ts_ms) = match raw {
-                Some(r) => (Some(r.try_get::<f64, _>("price")?), Some(r.try_get::<i64, _>("ts_ms")?)),
-                None => (None, None),
-            };
             Ok(Some(Largest {
-                exchange: parse_exchange(&exchange)?,
+                exchange: parse_exchange(bucket.try_get("exchange")?)?,
                 base: bucket.try_get("base")?,
-                symbol,
-                side: parse_side(&side)?,
-                usd,
-                price,
-                ts_ms,
+                symbol: bucket.try_get("symbol")?,
+                side: parse_side(bucket.try_get("side")?)?,
+                usd: bucket.try_get("max_usd")?,
+                // NULL in hour buckets whose events were pruned before buckets kept them.
+                price: bucket.try_get("max_price")?,
+                ts_ms: bucket.try_get("max_ts_ms")?,
             }))
         })
     }
@@ -617,10 +603,16 @@ impl Store for SqlStore {
         to_ms: i64,
         coin: Option<&str>,
     ) -> Result<Vec<Liquidation>, StoreError> {
+        // Raw events are indexed by coin and time only: all coins are read coin by coin, for
+        // the coins the hour buckets saw in the range.
+        let coins = if coin.is_some() {
+            "base = $3"
+        } else {
+            "base IN (SELECT DISTINCT base FROM liq_hour WHERE slot >= $1 / 3600000 - 1 AND slot <= $2 / 3600000)"
+        };
         let sql = format!(
             "SELECT exchange, symbol, base, quote, side, price, quantity, usd, ts_ms FROM liquidations \
-             WHERE ts_ms >= $1 AND ts_ms < $2{} ORDER BY ts_ms",
-            if coin.is_some() { " AND base = $3" } else { "" }
+             WHERE {coins} AND ts_ms >= $1 AND ts_ms < $2 ORDER BY ts_ms"
         );
         with_pool!(self, pool => {
             let mut q = sqlx::query(AssertSqlSafe(sql)).bind(from_ms).bind(to_ms);
@@ -663,11 +655,17 @@ impl Store for SqlStore {
     async fn prune(&self, before_ms: i64) -> Result<u64, StoreError> {
         Ok(with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let raw = sqlx::query("DELETE FROM liquidations WHERE ts_ms < $1")
-                .bind(before_ms)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            // Coin by coin, through the (base, ts_ms) index; the minute buckets name the coins
+            // with events before the cut.
+            let raw = sqlx::query(
+                "DELETE FROM liquidations WHERE base IN \
+                 (SELECT DISTINCT base FROM liq_minute WHERE slot <= $2) AND ts_ms < $1",
+            )
+            .bind(before_ms)
+            .bind(before_ms.div_euclid(60_000))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
             sqlx::query("DELETE FROM liq_minute WHERE slot < $1")
                 .bind(before_ms.div_euclid(60_000))
                 .execute(&mut *tx)
@@ -675,5 +673,101 @@ impl Store for SqlStore {
             tx.commit().await?;
             raw
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store written before buckets kept their largest event's price and time gets them
+    /// from its raw events when it is opened, and drops the indexes it no longer needs.
+    #[tokio::test]
+    async fn migration_fills_the_largest_of_buckets_written_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("old.db").display());
+        let options = SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        let before = schema::SQLITE
+            .iter()
+            .position(|m| m.contains("max_price"))
+            .unwrap();
+        sqlx::raw_sql("CREATE TABLE schema_version (version BIGINT NOT NULL)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        for (i, sql) in schema::SQLITE[..before].iter().enumerate() {
+            sqlx::raw_sql(*sql).execute(&pool).await.unwrap();
+            sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
+                .bind(i64::try_from(i + 1).unwrap())
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        // Two orders in minute 1 (hour 0); the larger is at 61 s, price 200.
+        for (key, price, usd, ts) in [("a", 100.0, 1_000.0, 60_500), ("b", 200.0, 5_000.0, 61_000)]
+        {
+            sqlx::query(
+                "INSERT INTO liquidations VALUES ($1, 'binance', 'BTCUSDT', 'BTC', 'USDT', 'long', $2, 1, $3, $4)",
+            )
+            .bind(key)
+            .bind(price)
+            .bind(usd)
+            .bind(ts)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        for (table, slot) in [("liq_minute", 1), ("liq_hour", 0)] {
+            sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO {table} VALUES ($1, 'binance', 'BTCUSDT', 'long', 'BTC', 6000, 2, 5000)"
+            )))
+            .bind(slot)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+
+        let store = SqlStore::open(&url).await.unwrap();
+        for range in [
+            MinuteRange { start: 0, end: 2 },
+            MinuteRange { start: 0, end: 60 },
+        ] {
+            let largest = store.largest(range, Some("BTC")).await.unwrap().unwrap();
+            assert_eq!(
+                (largest.usd, largest.price, largest.ts_ms),
+                (5_000.0, Some(200.0), Some(61_000)),
+                "{range:?}"
+            );
+        }
+        let indexes: Vec<String> = with_pool!(store, pool => {
+            sqlx::query_scalar(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'liquidations' \
+                 AND sql IS NOT NULL ORDER BY name",
+            )
+            .fetch_all(pool)
+            .await
+            .unwrap()
+        });
+        assert_eq!(indexes, ["liquidations_base_ts"]);
+        // New events keep the bucket's largest up to date.
+        let mut bigger = store.events(0, 120_000, None).await.unwrap()[0].clone();
+        bigger.usd = 9_000.0;
+        bigger.price = 300.0;
+        bigger.ts_ms = 90_000;
+        store.insert_batch(&[bigger]).await.unwrap();
+        let largest = store
+            .largest(MinuteRange { start: 0, end: 60 }, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (largest.usd, largest.price, largest.ts_ms),
+            (9_000.0, Some(300.0), Some(90_000))
+        );
+        store.close().await;
     }
 }
