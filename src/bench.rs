@@ -7,6 +7,8 @@
 //! - `query`: a store filled with days of history, then the 24h summary query timed.
 //! - `telegram`, `discord`: the whole bot against the fake platform, `/heatmap` end to end.
 
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -193,8 +195,9 @@ pub fn ingest_frames(
     })
 }
 
-/// Parses `frames` of `venue` and stores the events in a new SQLite store at `url` in batches
-/// of `batch` (as the writer does), twice timed: parsing alone, then parsing and storing.
+/// Parses `frames` of `venue` and stores the events in a new SQLite store at `url`, twice
+/// timed: parsing alone, then parsing on its own thread feeding the bot's writer (batches of
+/// `batch` events and what queued meanwhile), as the bot ingests.
 /// Reports events per second and the USD totals per exchange and side from the store.
 ///
 /// # Errors
@@ -219,23 +222,43 @@ pub async fn ingest_report(
         }
     }
     let parse_secs = start.elapsed().as_secs_f64();
-    let store = SqlStore::open(url)
-        .await
-        .context("opening the bench store")?;
+    let store = Arc::new(
+        SqlStore::open(url)
+            .await
+            .context("opening the bench store")?,
+    );
+    // As in the bot: parsing on its own thread (the sources' tasks), one message per frame
+    // through a bounded queue to the writer, which batches and stores.
     let start = Instant::now();
-    let mut stored = 0_usize;
-    let mut duplicates = 0_usize;
-    for chunk in frames.chunks(batch.max(1)) {
-        let mut pending = Vec::with_capacity(chunk.len());
-        for frame in chunk {
-            if let Ok(parsed) = parse(frame) {
-                pending.extend(parsed.events);
+    let (tx, rx) = tokio::sync::mpsc::channel(1_024);
+    let stats = Arc::new(crate::ingest::IngestStats::default());
+    let writer = tokio::spawn(crate::ingest::run_writer(
+        Arc::clone(&store),
+        rx,
+        crate::ingest::WriterSettings {
+            batch_size: batch.max(1),
+            flush_interval: Duration::from_millis(200),
+            retention: None,
+        },
+        Arc::clone(&stats),
+        None,
+    ));
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for frame in frames {
+                if let Ok(parsed) = parse(frame)
+                    && !parsed.events.is_empty()
+                    && tx.blocking_send(parsed.events).is_err()
+                {
+                    break;
+                }
             }
-        }
-        let outcome = store.insert_batch(&pending).await?;
-        stored += outcome.inserted;
-        duplicates += outcome.duplicates;
-    }
+            drop(tx);
+        });
+    });
+    writer.await?;
+    let stored = usize::try_from(stats.inserted.load(Ordering::Relaxed)).unwrap_or(0);
+    let duplicates = usize::try_from(stats.duplicates.load(Ordering::Relaxed)).unwrap_or(0);
     let ingest_secs = start.elapsed().as_secs_f64();
     let mut out = format!(
         "ingest {venue:?}: {} frames, {} events ({malformed} malformed frames, {rejected} rejected entries)\n",
@@ -247,7 +270,7 @@ pub async fn ingest_report(
         events.len() as f64 / parse_secs
     ));
     out.push_str(&format!(
-        "  parse + store in SQLite (batches of {batch} frames): {:.0} events/s ({stored} stored, {duplicates} duplicates)\n",
+        "  parse + store in SQLite through the writer (batches of {batch}+ events): {:.0} events/s ({stored} stored, {duplicates} duplicates)\n",
         events.len() as f64 / ingest_secs
     ));
     let range = crate::analytics::MinuteRange {

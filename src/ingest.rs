@@ -18,6 +18,9 @@ use crate::model::Liquidation;
 use crate::sources::ws::Backoff;
 use crate::store::Store;
 
+/// A batch takes what is queued up to this many times `batch_size`.
+const QUEUED_BATCHES: usize = 10;
+
 /// Writer settings.
 #[derive(Debug, Clone, Copy)]
 pub struct WriterSettings {
@@ -80,6 +83,16 @@ pub async fn run_writer<S: Store>(
             .received
             .fetch_add(events.len() as u64, Ordering::Relaxed);
         batch.extend(events);
+        // What queued up while the last batch was written joins this one (up to a limit), so
+        // under load batches grow and each transaction carries more events.
+        while batch.len() < settings.batch_size.saturating_mul(QUEUED_BATCHES)
+            && let Ok(events) = rx.try_recv()
+        {
+            stats
+                .received
+                .fetch_add(events.len() as u64, Ordering::Relaxed);
+            batch.extend(events);
+        }
         deadline.get_or_insert_with(|| Instant::now() + settings.flush_interval);
         if batch.len() >= settings.batch_size {
             write(&*store, &mut batch, &stats, tap.as_ref()).await;

@@ -148,8 +148,8 @@ enum BenchCommand {
         /// Simulated frames, when no file is given.
         #[arg(long, default_value_t = 1_000_000)]
         events: usize,
-        /// Frames per store batch.
-        #[arg(long, default_value_t = 5_000)]
+        /// Events per store batch (`store.batch_size`; the writer adds what queued meanwhile).
+        #[arg(long, default_value_t = 500)]
         batch: usize,
     },
     /// Resident memory of the bot streaming three venues over a store with 30 days of history.

@@ -24,7 +24,7 @@ macro_rules! upsert_buckets {
     ($tx:ident, $minutes:ident, $greatest:expr) => {
         for (table, buckets) in [("liq_minute", &$minutes), ("liq_hour", &$minutes.hourly())] {
             let rows = buckets.sorted();
-            for chunk in rows.chunks(INSERT_CHUNK) {
+            for chunk in chunks(&rows) {
                 let mut qb = QueryBuilder::new(format!(
                     "INSERT INTO {table} \
                      (slot, exchange, symbol, side, base, usd, cnt, max_usd, max_price, max_ts_ms) "
@@ -74,8 +74,28 @@ use crate::analytics::{
 };
 use crate::model::{Exchange, Liquidation, Side};
 
-/// Rows per multi-row INSERT; 10 binds each keeps well under both backends' bind limits.
-const INSERT_CHUNK: usize = 1_000;
+/// Most rows per multi-row INSERT; 10 binds each keeps well under both backends' bind limits.
+const INSERT_CHUNK: usize = 512;
+
+/// `items` in chunks of [`INSERT_CHUNK`] rows, the rest in power-of-two chunks: a handful of
+/// statement shapes, each prepared once per connection and then reused from the statement
+/// cache, where one chunk per batch of any length would be a new statement to parse each time.
+fn chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = if rest.len() >= INSERT_CHUNK {
+            INSERT_CHUNK
+        } else {
+            1 << rest.len().ilog2()
+        };
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        Some(chunk)
+    })
+}
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -401,7 +421,7 @@ impl Store for SqlStore {
             if matches!(self.backend, Backend::Sqlite(_)) {
                 let mut tx = pool.begin().await?;
                 let mut affected = 0;
-                for chunk in unique.chunks(INSERT_CHUNK) {
+                for chunk in chunks(&unique) {
                     affected += insert_events(chunk, "").build().execute(&mut *tx).await?.rows_affected();
                 }
                 if usize::try_from(affected).ok() == Some(unique.len()) {
@@ -421,7 +441,7 @@ impl Store for SqlStore {
                 None => {
                     let mut tx = pool.begin().await?;
                     let mut fresh: HashSet<&str> = HashSet::with_capacity(unique.len());
-                    for chunk in unique.chunks(INSERT_CHUNK) {
+                    for chunk in chunks(&unique) {
                         let keys: Vec<String> = insert_events(chunk, " RETURNING dedup_key")
                             .build_query_scalar()
                             .fetch_all(&mut *tx)
@@ -679,6 +699,20 @@ impl Store for SqlStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunks_come_in_few_shapes_and_cover_every_item_once() {
+        for n in [0, 1, 5, 511, 512, 513, 1_300] {
+            let items: Vec<usize> = (0..n).collect();
+            let parts: Vec<&[usize]> = chunks(&items).collect();
+            assert_eq!(parts.concat(), items);
+            assert!(
+                parts
+                    .iter()
+                    .all(|c| c.len().is_power_of_two() && c.len() <= INSERT_CHUNK)
+            );
+        }
+    }
 
     /// A store written before buckets kept their largest event's price and time gets them
     /// from its raw events when it is opened, and drops the indexes it no longer needs.
