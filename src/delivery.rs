@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::pacing::{PacingLimits, SendFailure, SendPacer, TargetId};
 use crate::render::posts::PostBundle;
@@ -297,11 +297,24 @@ impl Paced {
         }
     }
 
-    /// Counts and logs a message given up on, with its target; returns `error`.
+    /// Counts and logs a message given up on, with its target; returns `error`. A message cut
+    /// off by the shutdown is not given up on (its caller records it not sent, and a scheduled
+    /// one goes out at the next start), so it is neither counted failed nor an error.
     fn gave_up(&self, target: i64, error: DeliveryError) -> DeliveryError {
-        self.stats.failed.fetch_add(1, Ordering::Relaxed);
-        if !matches!(error, DeliveryError::TargetLost(_)) {
-            error!(platform = self.platform, target, error = %error, "Message not sent.");
+        match error {
+            DeliveryError::ShuttingDown => {
+                info!(
+                    platform = self.platform,
+                    target, "Message not sent: the bot is shutting down."
+                );
+            }
+            DeliveryError::TargetLost(_) => {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                error!(platform = self.platform, target, error = %error, "Message not sent.");
+            }
         }
         error
     }

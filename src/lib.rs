@@ -26,6 +26,7 @@ pub mod rng;
 pub mod schedule;
 pub mod scheduler;
 pub mod sim;
+pub mod soak;
 pub mod sources;
 pub mod store;
 pub mod telegram;

@@ -95,6 +95,46 @@ enum Command {
         #[command(subcommand)]
         what: BenchCommand,
     },
+    /// Run the whole bot (`liqbot run` in a process of its own) against the simulator at ten
+    /// times a busy day's liquidation rate and fake Telegram and Discord servers, then check
+    /// memory, errors, 429s, scheduled posts and stored events. Exits non-zero when a check fails.
+    Soak {
+        /// Minutes the bot runs once ready.
+        #[arg(long, default_value_t = 10.0)]
+        minutes: f64,
+        /// Seconds the bot runs once ready; replaces --minutes.
+        #[arg(long)]
+        secs: Option<u64>,
+        /// Liquidations per second across all venues; the default is ten times a busy day
+        /// (1.6 million in 24 h).
+        #[arg(long, default_value_t = liqbot::soak::DEFAULT_RATE)]
+        rate: f64,
+        /// Telegram chats every job posts to.
+        #[arg(long, default_value_t = 50)]
+        telegram_chats: usize,
+        /// Discord channels every job posts to.
+        #[arg(long, default_value_t = 20)]
+        discord_channels: usize,
+        /// Schedule of the 24h summary job (read in UTC).
+        #[arg(long, default_value = "0 * * * * *")]
+        summary_schedule: String,
+        /// Schedule of the BTC 4h heatmap job (read in UTC).
+        #[arg(long, default_value = "30 */5 * * * *")]
+        heatmap_schedule: String,
+        /// Hours of a busy day's liquidations (18.5/s) in the store before the bot starts.
+        #[arg(long, default_value_t = 24.0)]
+        history_hours: f64,
+        /// Send alerts to no chat (the alert engine still runs); by default they go to one
+        /// Telegram channel and one Discord channel.
+        #[arg(long)]
+        no_alerts: bool,
+        /// The simulator's seed.
+        #[arg(long, default_value_t = 2024)]
+        seed: u64,
+        /// Keep the bot's config, log and store in this directory (it must hold no store).
+        #[arg(long)]
+        keep: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -333,6 +373,43 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             store.close().await;
             Ok(())
         }
+        Command::Soak {
+            minutes,
+            secs,
+            rate,
+            telegram_chats,
+            discord_channels,
+            summary_schedule,
+            heatmap_schedule,
+            history_hours,
+            no_alerts,
+            seed,
+            keep,
+        } => {
+            init_logs("warn");
+            anyhow::ensure!(
+                minutes > 0.0 && rate > 0.0 && history_hours >= 0.0,
+                "--minutes and --rate must be positive, --history-hours not negative"
+            );
+            let duration = secs.map_or_else(
+                || std::time::Duration::from_secs_f64(minutes * 60.0),
+                std::time::Duration::from_secs,
+            );
+            soak(liqbot::soak::SoakOptions {
+                duration,
+                rate,
+                telegram_chats,
+                discord_channels,
+                summary_schedule,
+                heatmap_schedule,
+                history: std::time::Duration::from_secs_f64(history_hours * 3600.0),
+                no_alerts,
+                seed,
+                keep,
+                ..liqbot::soak::SoakOptions::new(std::env::current_exe()?)
+            })
+            .await
+        }
         Command::Bench { what } => {
             init_logs("warn");
             match what {
@@ -407,6 +484,18 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Runs `liqbot soak` and prints its report; fails when a check failed.
+async fn soak(options: liqbot::soak::SoakOptions) -> anyhow::Result<()> {
+    let report = liqbot::soak::run(&options, &|line| eprintln!("{line}")).await?;
+    print!("{report}");
+    anyhow::ensure!(
+        report.passed(),
+        "soak failed: {}",
+        report.failures().join(", ")
+    );
+    Ok(())
 }
 
 /// Renders `kinds` into `out` and prints what was written.

@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -117,6 +117,8 @@ struct Shared {
     addr: SocketAddr,
     state: Mutex<FakeState>,
     next_id: AtomicU64,
+    /// Whether requests over Discord's limits are answered 429 ([`FakeDiscord::enforce_limits`]).
+    limits: AtomicBool,
 }
 
 impl Shared {
@@ -145,6 +147,7 @@ impl FakeDiscord {
             addr: listener.local_addr()?,
             state: Mutex::new(FakeState::default()),
             next_id: AtomicU64::new(3_000_000_000_000_000_001),
+            limits: AtomicBool::new(false),
         });
         let app = Router::new()
             .route("/gateway", get(gateway))
@@ -282,6 +285,15 @@ impl FakeDiscord {
             interaction["message"] = message;
         }
         interaction
+    }
+
+    /// From now on, answers a request that breaks one of Discord's limits with 429 and a
+    /// `retry_after`, as Discord does: 5 messages per 5 seconds to one channel (the message
+    /// route's bucket) and 50 requests a second in all (the global limit), from Discord's "Rate
+    /// Limits" documentation; each window is shortened by a tenth, so a request arriving a
+    /// little early after a correctly paced one is still accepted.
+    pub fn enforce_limits(&self) {
+        self.shared.limits.store(true, Ordering::Relaxed);
     }
 
     /// Every post to `channel` fails like `failure` from now on.
@@ -478,7 +490,22 @@ async fn rest(State(shared): State<Arc<Shared>>, request: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v == format!("Bot {}", shared.token));
     let (json, files) = read_body(request).await;
-    let (status, body) = if authorized {
+    let limited = if shared.limits.load(Ordering::Relaxed) {
+        over_limits(&shared.state(), &method, &path)
+    } else {
+        None
+    };
+    let (status, body) = if let Some((wait, global)) = limited {
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(json!({
+                "message": "You are being rate limited.",
+                "retry_after": wait.as_secs_f64(),
+                "global": global,
+                "code": 0,
+            })),
+        )
+    } else if authorized {
         route(&shared, &method, &path, json.as_ref())
     } else {
         (
@@ -497,6 +524,33 @@ async fn rest(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     match body {
         Some(body) => (status, axum::Json(body)).into_response(),
         None => status.into_response(),
+    }
+}
+
+/// How long a request must wait under Discord's limits, and whether the global limit is the
+/// reason, if it must.
+fn over_limits(state: &FakeState, method: &Method, path: &str) -> Option<(Duration, bool)> {
+    let now = Instant::now();
+    let accepted = || state.calls.iter().filter(|c| c.status != 429);
+    let global = super::limit_wait(accepted().map(|c| c.at), now, 50, Duration::from_secs(1));
+    let channel = (method == Method::POST)
+        .then(|| {
+            let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+            let ["channels", id, "messages"] = parts.as_slice() else {
+                return None;
+            };
+            let route = format!("/channels/{id}/messages");
+            let posts = accepted()
+                .filter(|c| c.method == "POST" && c.path == route)
+                .map(|c| c.at);
+            super::limit_wait(posts, now, 5, Duration::from_secs(5))
+        })
+        .flatten();
+    match (global, channel) {
+        (Some(g), Some(c)) => Some((g.max(c), g >= c)),
+        (Some(g), None) => Some((g, true)),
+        (None, Some(c)) => Some((c, false)),
+        (None, None) => None,
     }
 }
 
@@ -530,6 +584,11 @@ fn route(
         ("GET", ["webhooks", _, _, "messages", _]) => {
             ok(message_json(shared.id(), CHANNEL_ID, &empty))
         }
+        ("PATCH", ["channels", channel, "messages", _]) => ok(message_json(
+            shared.id(),
+            channel.parse().unwrap_or_default(),
+            request,
+        )),
         ("POST", ["channels", channel, "messages"]) => {
             let channel: u64 = channel.parse().unwrap_or_default();
             let failure = {

@@ -87,6 +87,8 @@ pub const COINS: [SimCoin; 5] = [
 
 /// Standard deviation of one second's log return.
 const SIGMA: f64 = 0.000_12;
+/// The most liquidations one coin has in one second at a rate scale of 1 (the intensity's cap).
+const MAX_PER_SECOND: f64 = 40.0;
 /// OKX and Bybit inverse contracts are worth this many USD (Bybit: 1 USD each).
 const OKX_INVERSE_CT_VAL: f64 = 100.0;
 
@@ -169,25 +171,72 @@ struct Move {
 /// The simulated market, advanced second by second.
 #[derive(Debug, Clone)]
 pub struct Market {
+    seed: u64,
     rng: SplitMix64,
+    /// The liquidations' own random stream, at a rate scale other than 1; `None` draws them
+    /// from `rng`, between the price steps, as the calibrated market always has.
+    event_rng: Option<SplitMix64>,
     /// The start of the next second to simulate, ms.
     next_second_ms: i64,
     prices: Vec<f64>,
     moves: Vec<Option<Move>>,
     context: SimContext,
+    /// Multiplies every coin's liquidation intensity (1: the market as calibrated).
+    rate_scale: f64,
+    /// The liquidations expected so far at rate scale 1: the sum of the capped intensities.
+    expected: f64,
 }
+
+/// Mixed into the seed of the liquidations' own random stream.
+const EVENT_STREAM: u64 = 0x5ca1_ed00_11a7_e500;
 
 impl Market {
     /// A market whose first simulated second starts at `start_ms`.
     #[must_use]
     pub fn new(seed: u64, start_ms: i64) -> Self {
         Self {
+            seed,
             rng: SplitMix64::new(seed),
+            event_rng: None,
             next_second_ms: start_ms.div_euclid(1000) * 1000,
             prices: COINS.iter().map(|c| c.price).collect(),
             moves: vec![None; COINS.len()],
             context: SimContext::new(seed, &COINS.map(|c| c.price)),
+            rate_scale: 1.0,
+            expected: 0.0,
         }
+    }
+
+    /// This new market with every coin's liquidation intensity multiplied by `scale` (and its
+    /// per-second cap raised alike), so it produces `scale` times the liquidations.
+    ///
+    /// A scale of exactly 1 leaves the market as [`Self::new`] makes it, event for event. Any
+    /// other scale draws the liquidations from a random stream of their own, so prices and
+    /// moves follow one path per seed whatever the scale: a market of the same seed at scale
+    /// 0 then tells, through [`Self::expected_events`], how many a scaled one will produce.
+    #[must_use]
+    pub fn with_rate_scale(mut self, scale: f64) -> Self {
+        self.set_rate_scale(scale);
+        self
+    }
+
+    /// Changes the rate scale from the next second on (see [`Self::with_rate_scale`]). Once a
+    /// market has drawn its liquidations from their own stream it keeps doing so, so its
+    /// prices stay on the path of its seed.
+    pub fn set_rate_scale(&mut self, scale: f64) {
+        self.rate_scale = scale.max(0.0);
+        #[allow(clippy::float_cmp)] // exactly 1 is the calibrated market
+        let calibrated = self.rate_scale == 1.0;
+        if !calibrated && self.event_rng.is_none() {
+            self.event_rng = Some(SplitMix64::new(self.seed ^ EVENT_STREAM));
+        }
+    }
+
+    /// The liquidations expected so far at rate scale 1 (the sum of each second's Poisson
+    /// mean); a market at scale `s` expects `s` times as many.
+    #[must_use]
+    pub fn expected_events(&self) -> f64 {
+        self.expected
     }
 
     /// Candles and open interest so far.
@@ -246,7 +295,13 @@ impl Market {
         // Activity grows with the size of the move; a trend multiplies it.
         let z = ret.abs() / SIGMA;
         let intensity = coin.rate * (0.25 + 0.5 * z * z) * (1.0 + 25.0 * drift.abs() / SIGMA);
-        let count = poisson(rng, intensity.min(40.0));
+        self.expected += intensity.min(MAX_PER_SECOND);
+        let scale = self.rate_scale;
+        let rng = match &mut self.event_rng {
+            Some(own) => own,
+            None => &mut self.rng,
+        };
+        let count = poisson(rng, (intensity * scale).min(MAX_PER_SECOND * scale));
         for _ in 0..count {
             let long_share = 0.5 - 0.45 * (ret / SIGMA / 2.0).tanh();
             let side = if rng.next_f64() < long_share {
@@ -320,8 +375,22 @@ impl Market {
     }
 }
 
-/// A Poisson sample (Knuth's method; fine for the small means used here).
+/// A Poisson sample. Knuth's method is exact and cheap for small means but its `exp(-mean)`
+/// vanishes for large ones, so a mean above [`MAX_PER_SECOND`] (a scaled market) is drawn as a
+/// sum of Poisson samples of at most that mean each; at most that mean it is one Knuth draw, so
+/// an unscaled market draws exactly as it always has.
 fn poisson(rng: &mut SplitMix64, mean: f64) -> u32 {
+    let mut left = mean;
+    let mut total = 0;
+    while left > MAX_PER_SECOND {
+        total += knuth_poisson(rng, MAX_PER_SECOND);
+        left -= MAX_PER_SECOND;
+    }
+    total + knuth_poisson(rng, left)
+}
+
+/// A Poisson sample by Knuth's method: uniform draws multiplied until below `exp(-mean)`.
+fn knuth_poisson(rng: &mut SplitMix64, mean: f64) -> u32 {
     let limit = (-mean).exp();
     let mut product = rng.next_f64();
     let mut k = 0;
@@ -407,5 +476,29 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_rate_scale_of_one_changes_no_event() {
+        let plain = Market::new(42, 0).advance_to(6 * 3_600_000);
+        let scaled = Market::new(42, 0)
+            .with_rate_scale(1.0)
+            .advance_to(6 * 3_600_000);
+        assert_eq!(plain, scaled);
+    }
+
+    #[test]
+    fn a_scaled_market_follows_one_price_path_and_produces_scale_times_the_expected_events() {
+        let until = 2 * 3_600_000;
+        let mut probe = Market::new(3, 0).with_rate_scale(0.0);
+        assert!(probe.advance_to(until).is_empty());
+        let mut scaled = Market::new(3, 0).with_rate_scale(40.0);
+        let events = scaled.advance_to(until).len() as f64;
+        assert_eq!(probe.prices(), scaled.prices());
+        let expected = 40.0 * probe.expected_events();
+        assert!(
+            (events / expected - 1.0).abs() < 0.02,
+            "{events} events, {expected:.0} expected"
+        );
     }
 }

@@ -51,6 +51,9 @@ pub struct SimOptions {
     /// The first connection of each feed goes silent after this many frames: it sends
     /// nothing more and reads nothing (so pings go unanswered), holding the socket open.
     pub stall_once_after_frames: Option<u64>,
+    /// Multiplies the market's liquidation rate ([`Market::with_rate_scale`]); 1 is the
+    /// calibrated market, event for event.
+    pub rate_scale: f64,
 }
 
 impl Default for SimOptions {
@@ -64,6 +67,7 @@ impl Default for SimOptions {
             garbage_every_frames: None,
             tick: Duration::from_millis(50),
             stall_once_after_frames: None,
+            rate_scale: 1.0,
         }
     }
 }
@@ -80,10 +84,15 @@ struct FeedState {
 pub(super) struct SimState {
     pub(super) market: Market,
     feeds: HashMap<SimFeed, FeedState>,
+    /// Set by [`SimServer::freeze`]: the market no longer moves.
+    frozen: bool,
 }
 
 impl SimState {
     pub(super) fn advance_to(&mut self, now_ms: i64) {
+        if self.frozen {
+            return;
+        }
         for (feed, event) in self.market.advance_to(now_ms) {
             self.feeds.entry(feed).or_default().events.push(event);
         }
@@ -126,11 +135,12 @@ impl SimServer {
         let now = now_ms();
         let history_ms = i64::try_from(options.history.as_millis()).unwrap_or(i64::MAX);
         let mut state = SimState {
-            market: Market::new(options.seed, now - history_ms),
+            market: Market::new(options.seed, now - history_ms).with_rate_scale(options.rate_scale),
             feeds: SimFeed::ALL
                 .iter()
                 .map(|f| (*f, FeedState::default()))
                 .collect(),
+            frozen: false,
         };
         state.advance_to(now);
         let shared = Arc::new(Shared {
@@ -220,6 +230,21 @@ impl SimServer {
     #[must_use]
     pub fn caught_up(&self) -> bool {
         self.progress().iter().all(|(_, sent, held)| sent >= held)
+    }
+
+    /// Stops the live market where it is: no new events, while the feeds go on sending what
+    /// they hold, so a client can catch up with a fixed total.
+    pub fn freeze(&self) {
+        let mut state = self.shared.lock();
+        state.advance_to(now_ms());
+        state.frozen = true;
+    }
+
+    /// Changes the market's rate scale from now on ([`Market::set_rate_scale`]).
+    pub fn set_rate_scale(&self, scale: f64) {
+        let mut state = self.shared.lock();
+        state.advance_to(now_ms());
+        state.market.set_rate_scale(scale);
     }
 
     /// Connections accepted per feed.

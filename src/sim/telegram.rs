@@ -12,6 +12,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -185,6 +186,8 @@ struct Shared {
     username: String,
     state: Mutex<FakeState>,
     new_update: Notify,
+    /// Whether sends over Telegram's limits are answered 429 ([`FakeTelegram::enforce_limits`]).
+    limits: AtomicBool,
 }
 
 impl Shared {
@@ -215,6 +218,7 @@ impl FakeTelegram {
                 ..FakeState::default()
             }),
             new_update: Notify::new(),
+            limits: AtomicBool::new(false),
         });
         let app = Router::new()
             .route("/{bot}/{method}", any(handle))
@@ -304,6 +308,15 @@ impl FakeTelegram {
             .entry(method.to_ascii_lowercase())
             .or_default()
             .extend(failures);
+    }
+
+    /// From now on, answers a send (`sendMessage`, `sendPhoto`, `editMessageText`) that breaks
+    /// one of Telegram's limits with 429 and a `retry_after`, as Telegram does. The limits, from
+    /// Telegram's Bot FAQ: about one message a second to one chat, 20 a minute to one group
+    /// (negative ids), 30 a second in all; each window is shortened by a tenth, so a send
+    /// arriving a little early after a correctly paced one is still accepted.
+    pub fn enforce_limits(&self) {
+        self.shared.limits.store(true, Ordering::Relaxed);
     }
 
     /// Every send to `chat` fails with `failure` from now on.
@@ -553,6 +566,33 @@ async fn get_updates(shared: &Shared, params: &Value) -> (StatusCode, Value) {
     }
 }
 
+/// How long a send to `chat` now must wait under Telegram's limits, if it must.
+fn over_limits(state: &FakeState, chat: Option<i64>) -> Option<Duration> {
+    const SECOND: Duration = Duration::from_secs(1);
+    let now = Instant::now();
+    let sends = || {
+        state.calls.iter().filter(|c| {
+            c.status == 200
+                && matches!(
+                    c.method.as_str(),
+                    "sendmessage" | "sendphoto" | "editmessagetext"
+                )
+        })
+    };
+    let to_chat = || sends().filter(|c| c.chat_id() == chat).map(|c| c.at);
+    let group = chat.is_some_and(|c| c < 0);
+    [
+        super::limit_wait(sends().map(|c| c.at), now, 30, SECOND),
+        super::limit_wait(to_chat(), now, 1, SECOND),
+        group
+            .then(|| super::limit_wait(to_chat(), now, 20, Duration::from_secs(60)))
+            .flatten(),
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+}
+
 fn answer(
     shared: &Shared,
     state: &mut FakeState,
@@ -571,6 +611,13 @@ fn answer(
     let is_send = matches!(method, "sendmessage" | "sendphoto" | "editmessagetext");
     if is_send && let Some(failure) = chat_id.and_then(|c| state.broken_chats.get(&c)) {
         return failure.response();
+    }
+    if is_send
+        && shared.limits.load(Ordering::Relaxed)
+        && let Some(wait) = over_limits(state, chat_id)
+    {
+        let secs = u32::try_from(wait.as_secs() + 1).unwrap_or(u32::MAX);
+        return Failure::RetryAfter(secs).response();
     }
     match method {
         "getme" => ok(json!({
