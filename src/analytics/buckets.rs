@@ -1,68 +1,36 @@
 //! Per-minute buckets by exchange, symbol and side, built in memory as events arrive and
 //! written to the store in batches, so window queries never scan raw events.
+//!
+//! Buckets are keyed by numbers: each instrument (exchange and symbol) is numbered the first
+//! time it is seen, so an event costs two hash lookups and no allocation, and a bucket seen for
+//! the first time copies no string.
 
-use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::model::{Exchange, Liquidation, Side};
 
-/// Which bucket an event falls in.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct BucketKey {
+/// Which bucket an event falls in, as [`MinuteBuckets::sorted`] lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BucketKey<'a> {
     /// Minutes (or, for hourly rollups, hours) since the Unix epoch.
     pub slot: i64,
     /// The venue.
     pub exchange: Exchange,
     /// The venue's instrument id.
-    pub symbol: String,
+    pub symbol: &'a str,
     /// The side of the liquidated positions.
     pub side: Side,
+    /// The base asset of the symbol.
+    pub base: &'a str,
 }
 
-/// A bucket key's parts, borrowed: an event is looked up by its own symbol, and the symbol is
-/// copied only for a bucket seen for the first time.
-trait KeyParts {
-    fn parts(&self) -> (i64, Exchange, &str, Side);
-}
-
-impl KeyParts for BucketKey {
-    fn parts(&self) -> (i64, Exchange, &str, Side) {
-        (self.slot, self.exchange, &self.symbol, self.side)
-    }
-}
-
-impl KeyParts for (i64, Exchange, &str, Side) {
-    fn parts(&self) -> (i64, Exchange, &str, Side) {
-        *self
-    }
-}
-
-impl<'a> Borrow<dyn KeyParts + 'a> for BucketKey {
-    fn borrow(&self) -> &(dyn KeyParts + 'a) {
-        self
-    }
-}
-
-impl Hash for dyn KeyParts + '_ {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.parts().hash(state);
-    }
-}
-
-impl PartialEq for dyn KeyParts + '_ {
-    fn eq(&self, other: &Self) -> bool {
-        self.parts() == other.parts()
-    }
-}
-
-impl Eq for dyn KeyParts + '_ {}
-
-// Hashes exactly as its borrowed form, as `Borrow` requires.
-impl Hash for BucketKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.parts().hash(state);
-    }
+/// An instrument seen, numbered by its place in [`MinuteBuckets::instruments`].
+#[derive(Debug, Clone)]
+struct Instrument {
+    exchange: Exchange,
+    symbol: String,
+    base: String,
 }
 
 /// A fast hasher for bucket keys (the multiply-rotate of rustc's `FxHasher`). The keys come
@@ -100,6 +68,10 @@ impl Hasher for FxHasher {
         self.add(u64::from(i));
     }
 
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+
     fn write_u64(&mut self, i: u64) {
         self.add(i);
     }
@@ -120,10 +92,8 @@ impl Hasher for FxHasher {
 type FxBuild = BuildHasherDefault<FxHasher>;
 
 /// What a bucket holds.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BucketTotals {
-    /// The base asset of the symbol.
-    pub base: String,
     /// USD liquidated.
     pub usd: f64,
     /// Number of liquidation orders.
@@ -152,7 +122,12 @@ impl BucketTotals {
 /// Buckets accumulated from a stream of events: the in-memory side of the aggregation.
 #[derive(Debug, Default, Clone)]
 pub struct MinuteBuckets {
-    map: HashMap<BucketKey, BucketTotals, FxBuild>,
+    /// Every instrument seen, in the order first seen.
+    instruments: Vec<Instrument>,
+    /// Each exchange's symbols, to their number in `instruments`.
+    numbers: [HashMap<String, u32, FxBuild>; Exchange::ALL.len()],
+    /// (slot, instrument number, side) to the bucket.
+    map: HashMap<(i64, u32, Side), BucketTotals, FxBuild>,
 }
 
 impl MinuteBuckets {
@@ -165,32 +140,33 @@ impl MinuteBuckets {
     /// Adds one event to its minute bucket.
     pub fn record(&mut self, event: &Liquidation) {
         let one = BucketTotals {
-            base: String::new(),
             usd: event.usd,
             count: 1,
             max_usd: event.usd,
             max_price: event.price,
             max_ts_ms: event.ts_ms,
         };
-        let (slot, exchange, side) = (event.minute(), event.exchange, event.side);
-        let parts = (slot, exchange, event.symbol.as_str(), side);
-        if let Some(totals) = self.map.get_mut(&parts as &dyn KeyParts) {
-            totals.merge(&one);
-            return;
+        let instrument = self.instrument(event);
+        self.map
+            .entry((event.minute(), instrument, event.side))
+            .and_modify(|totals| totals.merge(&one))
+            .or_insert(one);
+    }
+
+    /// The number of `event`'s instrument, numbering it if it is new.
+    fn instrument(&mut self, event: &Liquidation) -> u32 {
+        let numbers = &mut self.numbers[event.exchange as usize];
+        if let Some(&number) = numbers.get(event.symbol.as_str()) {
+            return number;
         }
-        let key = BucketKey {
-            slot,
-            exchange,
+        let number = u32::try_from(self.instruments.len()).expect("fewer than 2^32 instruments");
+        numbers.insert(event.symbol.clone(), number);
+        self.instruments.push(Instrument {
+            exchange: event.exchange,
             symbol: event.symbol.clone(),
-            side,
-        };
-        self.map.insert(
-            key,
-            BucketTotals {
-                base: event.base.clone(),
-                ..one
-            },
-        );
+            base: event.base.clone(),
+        });
+        number
     }
 
     /// Number of distinct buckets.
@@ -207,28 +183,40 @@ impl MinuteBuckets {
 
     /// The buckets, in a stable order (by slot, exchange, symbol, side).
     #[must_use]
-    pub fn sorted(&self) -> Vec<(&BucketKey, &BucketTotals)> {
-        let mut rows: Vec<_> = self.map.iter().collect();
-        rows.sort_by(|a, b| a.0.cmp(b.0));
+    pub fn sorted(&self) -> Vec<(BucketKey<'_>, &BucketTotals)> {
+        let mut rows: Vec<_> = self
+            .map
+            .iter()
+            .map(|(&(slot, number, side), totals)| {
+                let instrument = &self.instruments[number as usize];
+                let key = BucketKey {
+                    slot,
+                    exchange: instrument.exchange,
+                    symbol: &instrument.symbol,
+                    side,
+                    base: &instrument.base,
+                };
+                (key, totals)
+            })
+            .collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         rows
     }
 
     /// The same buckets rolled up to hours (slot = hours since the epoch).
     #[must_use]
     pub fn hourly(&self) -> Self {
-        let mut hours = Self::new();
-        for (key, totals) in &self.map {
-            let hour_key = BucketKey {
-                slot: key.slot.div_euclid(60),
-                ..key.clone()
-            };
-            hours
-                .map
-                .entry(hour_key)
+        let mut map: HashMap<_, BucketTotals, FxBuild> = HashMap::default();
+        for (&(slot, number, side), totals) in &self.map {
+            map.entry((slot.div_euclid(60), number, side))
                 .and_modify(|t| t.merge(totals))
-                .or_insert_with(|| totals.clone());
+                .or_insert(*totals);
         }
-        hours
+        Self {
+            instruments: self.instruments.clone(),
+            numbers: self.numbers.clone(),
+            map,
+        }
     }
 
     /// Total USD over all buckets.
@@ -266,10 +254,10 @@ mod tests {
         let rows = b.sorted();
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[0].0.slot, 0);
+        assert_eq!((rows[0].0.symbol, rows[0].0.base), ("BTCUSDT", "BTC"));
         assert_eq!(
             rows[0].1,
             &BucketTotals {
-                base: "BTC".into(),
                 usd: 40.0,
                 count: 2,
                 max_usd: 30.0,

@@ -40,11 +40,15 @@ impl BotProcess {
     ) -> anyhow::Result<Self> {
         let file = std::fs::File::create(&log)
             .with_context(|| format!("creating the bot's log {}", log.display()))?;
-        // No variable of this shell (a LIQBOT_ override, a token) reaches the bot's config.
+        // No variable of this shell (a LIQBOT_ override, a token) reaches the bot's config;
+        // the C library's allocator settings do, so a soak can compare them.
+        let allocator = std::env::vars()
+            .filter(|(key, _)| key.starts_with("MALLOC_") || key == "GLIBC_TUNABLES");
         let child = Command::new(exe)
             .args(["run", "--config"])
             .arg(config)
             .env_clear()
+            .envs(allocator)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
