@@ -332,6 +332,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 if let Some(discord) = &bot.chat.discord {
                     info!(stats = %discord.sender.stats().line(), "Discord counters.");
                 }
+                crate::heap::trim();
             }
         }
     }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod delivery;
 pub mod demo;
 pub mod discord;
+pub mod heap;
 pub mod ingest;
 pub mod market;
 pub mod metrics;

@@ -533,26 +533,8 @@ async fn render_files(
     Ok(())
 }
 
-/// Caps glibc's malloc at two arenas. By default each thread that finds an arena locked gets
-/// one of its own, up to eight per core, and memory freed in one arena is not reused by another:
-/// with renders on one worker thread, their sends on others and SQLite's connection threads,
-/// the soak's heap grew by about 8 MiB a minute and did not come back. Two arenas keep it flat
-/// (see `liqbot soak` and docs/operations.md); `MALLOC_ARENA_MAX` in the environment still wins.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn limit_malloc_arenas() {
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: mallopt only sets an allocator parameter, and runs before any thread starts.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 2);
-        }
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn limit_malloc_arenas() {}
-
 fn main() -> ExitCode {
-    limit_malloc_arenas();
+    liqbot::heap::limit_arenas();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -8,6 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+pub use smol_str::SmolStr;
 
 /// The venues liqbot listens to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -115,11 +116,14 @@ pub struct Liquidation {
     /// Where it happened.
     pub exchange: Exchange,
     /// The venue's instrument id, as the venue writes it (`BTCUSDT`, `BTC-USDT-SWAP`).
-    pub symbol: String,
+    ///
+    /// Names are [`SmolStr`]s: up to 23 bytes they live inline, so an event costs no
+    /// allocation for its names and a clone copies them.
+    pub symbol: SmolStr,
     /// The base asset, upper case (`BTC`).
-    pub base: String,
+    pub base: SmolStr,
     /// The quote or settlement currency (`USDT`, `USDC`, `USD`).
-    pub quote: String,
+    pub quote: SmolStr,
     /// The side of the position that was liquidated.
     pub side: Side,
     /// The price of the forced order (average fill or bankruptcy price, as the venue gives it).
@@ -209,17 +213,24 @@ pub struct FearGreed {
 /// only when that leaves a base of at least three letters, so a coin ending in B keeps it.
 #[must_use]
 pub fn split_concatenated_symbol(symbol: &str) -> (String, String) {
+    let (base, quote) = split_symbol(symbol);
+    (base.to_owned(), quote.to_owned())
+}
+
+/// [`split_concatenated_symbol`] without copying: the base as a slice of `symbol` (in the
+/// venue's case), and the quote.
+#[must_use]
+pub fn split_symbol(symbol: &str) -> (&str, &'static str) {
     let head = symbol.split('_').next().unwrap_or(symbol);
     for quote in ["USDT", "USDC", "BUSD", "FDUSD", "USD", "PERP"] {
         if let Some(base) = head.strip_suffix(quote)
             && !base.is_empty()
             && (quote != "BUSD" || base.len() >= 3)
         {
-            let quote = if quote == "PERP" { "USDC" } else { quote };
-            return (base.to_owned(), quote.to_owned());
+            return (base, if quote == "PERP" { "USDC" } else { quote });
         }
     }
-    (head.to_owned(), String::new())
+    (head, "")
 }
 
 #[cfg(test)]

@@ -138,7 +138,7 @@ fn a_large_liquidation_alerts_with_its_coins_threshold_once() {
             Alert::Large {
                 event,
                 threshold_usd,
-            } => (event.base.clone(), event.usd, *threshold_usd),
+            } => (event.base.to_string(), event.usd, *threshold_usd),
             other => panic!("only large liquidations: {other:?}"),
         })
         .collect();

@@ -354,8 +354,8 @@ async fn missing_data_is_a_short_note_not_an_error_dump() {
 async fn markup_and_mentions_in_stored_coin_names_reach_posts_escaped() {
     // A venue listing hostile names: nothing from the data may become markup or a ping.
     let hostile = |base: &str, usd: f64| Liquidation {
-        base: base.to_owned(),
-        symbol: format!("{base}USDT"),
+        base: base.into(),
+        symbol: format!("{base}USDT").into(),
         ..liq(Binance, "BTCUSDT", Long, usd, NOW - HOUR)
     };
     let events = vec![

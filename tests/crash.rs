@@ -107,7 +107,7 @@ fn totals(events: &[Liquidation]) -> BTreeMap<(Exchange, String, Side), (i64, i6
     let mut out: BTreeMap<_, (i64, i64)> = BTreeMap::new();
     for e in events {
         let t = out
-            .entry((e.exchange, e.symbol.clone(), e.side))
+            .entry((e.exchange, e.symbol.to_string(), e.side))
             .or_default();
         t.0 += (e.usd * 100.0).round() as i64;
         t.1 += 1;

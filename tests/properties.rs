@@ -464,9 +464,9 @@ where
         .prop_map(
             move |((symbol, base, quote), side, price, quantity, ts_ms)| Liquidation {
                 exchange,
-                symbol: symbol.to_owned(),
-                base: base.to_owned(),
-                quote: quote.to_owned(),
+                symbol: symbol.into(),
+                base: base.into(),
+                quote: quote.into(),
                 side,
                 price,
                 quantity,
@@ -489,9 +489,9 @@ fn arb_bybit_inverse() -> impl Strategy<Value = Liquidation> {
             let usd = f64::from(usd);
             Liquidation {
                 exchange: Exchange::Bybit,
-                symbol: symbol.to_owned(),
-                base: base.to_owned(),
-                quote: quote.to_owned(),
+                symbol: symbol.into(),
+                base: base.into(),
+                quote: quote.into(),
                 side,
                 price,
                 quantity: usd / price,
@@ -520,9 +520,9 @@ fn arb_okx(instruments: Vec<OkxInstrument>) -> impl Strategy<Value = Liquidation
             };
             Liquidation {
                 exchange: Exchange::Okx,
-                symbol: instrument.inst_id,
-                base: instrument.base,
-                quote: instrument.quote,
+                symbol: instrument.inst_id.into(),
+                base: instrument.base.into(),
+                quote: instrument.quote.into(),
                 side,
                 price,
                 quantity,

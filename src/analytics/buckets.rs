@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::model::{Exchange, Liquidation, Side};
+use crate::model::{Exchange, Liquidation, Side, SmolStr};
 
 /// Which bucket an event falls in, as [`MinuteBuckets::sorted`] lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -29,8 +29,8 @@ pub struct BucketKey<'a> {
 #[derive(Debug, Clone)]
 struct Instrument {
     exchange: Exchange,
-    symbol: String,
-    base: String,
+    symbol: SmolStr,
+    base: SmolStr,
 }
 
 /// A fast hasher for bucket keys (the multiply-rotate of rustc's `FxHasher`). The keys come
@@ -125,7 +125,7 @@ pub struct MinuteBuckets {
     /// Every instrument seen, in the order first seen.
     instruments: Vec<Instrument>,
     /// Each exchange's symbols, to their number in `instruments`.
-    numbers: [HashMap<String, u32, FxBuild>; Exchange::ALL.len()],
+    numbers: [HashMap<SmolStr, u32, FxBuild>; Exchange::ALL.len()],
     /// (slot, instrument number, side) to the bucket.
     map: HashMap<(i64, u32, Side), BucketTotals, FxBuild>,
 }

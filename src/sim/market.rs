@@ -360,9 +360,9 @@ impl Market {
                 feed,
                 Liquidation {
                     exchange,
-                    symbol,
-                    base: coin.base.to_owned(),
-                    quote: quote.to_owned(),
+                    symbol: symbol.into(),
+                    base: coin.base.into(),
+                    quote: quote.into(),
                     side,
                     price,
                     quantity,

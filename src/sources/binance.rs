@@ -25,7 +25,9 @@ use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use super::{EntryCollector as Collector, FrameError, Parsed, parse_decimal};
-use crate::model::{Exchange, Liquidation, Side, split_concatenated_symbol};
+use smol_str::StrExt;
+
+use crate::model::{Exchange, Liquidation, Side, SmolStr, split_symbol};
 
 /// The websocket path of the all-market liquidation stream, relative to the stream host.
 pub const STREAM_PATH: &str = "/market/ws/!forceOrder@arr";
@@ -215,13 +217,12 @@ impl Order<'_> {
                 self.s
             )));
         }
-        let (mut base, quote) = split_concatenated_symbol(&self.s);
-        base.make_ascii_uppercase();
+        let (base, quote) = split_symbol(&self.s);
         Ok(Liquidation {
             exchange: Exchange::Binance,
-            symbol: self.s.clone().into_owned(),
-            base,
-            quote,
+            symbol: SmolStr::new(&*self.s),
+            base: base.to_ascii_uppercase_smolstr(),
+            quote: SmolStr::new_static(quote),
             side,
             price,
             quantity,

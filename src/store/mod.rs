@@ -648,9 +648,9 @@ impl Store for SqlStore {
                 .map(|r| {
                     Ok(Liquidation {
                         exchange: parse_exchange(r.try_get("exchange")?)?,
-                        symbol: r.try_get("symbol")?,
-                        base: r.try_get("base")?,
-                        quote: r.try_get("quote")?,
+                        symbol: r.try_get::<&str, _>("symbol")?.into(),
+                        base: r.try_get::<&str, _>("base")?.into(),
+                        quote: r.try_get::<&str, _>("quote")?.into(),
                         side: parse_side(r.try_get("side")?)?,
                         price: r.try_get("price")?,
                         quantity: r.try_get("quantity")?,

@@ -94,9 +94,9 @@ pub fn liq(exchange: Exchange, symbol: &str, side: Side, usd: f64, ts_ms: i64) -
     let (base, quote) = liqbot::model::split_concatenated_symbol(symbol);
     Liquidation {
         exchange,
-        symbol: symbol.to_owned(),
-        base,
-        quote,
+        symbol: symbol.into(),
+        base: base.into(),
+        quote: quote.into(),
         side,
         price: 100.0,
         quantity: usd / 100.0,

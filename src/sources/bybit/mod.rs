@@ -26,7 +26,9 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use super::{EntryCollector, FrameError, Parsed, parse_decimal};
-use crate::model::{Exchange, Liquidation, Side, split_concatenated_symbol};
+use smol_str::StrExt;
+
+use crate::model::{Exchange, Liquidation, Side, SmolStr, split_symbol};
 
 pub use instruments::{
     BybitInstrument, InstrumentsPage, encode_instruments, fetch_instruments, parse_instruments,
@@ -148,16 +150,18 @@ impl BybitParser {
             BybitContract::Inverse => (size / price, size),
         };
         let (base, quote) = match self.instruments.get(&*entry.s) {
-            Some(instrument) => (instrument.base.clone(), instrument.quote.clone()),
+            Some(instrument) => (
+                SmolStr::new(&instrument.base),
+                SmolStr::new(&instrument.quote),
+            ),
             None => {
-                let (mut base, quote) = split_concatenated_symbol(&entry.s);
-                base.make_ascii_uppercase();
-                (base, quote)
+                let (base, quote) = split_symbol(&entry.s);
+                (base.to_ascii_uppercase_smolstr(), SmolStr::new_static(quote))
             }
         };
         Ok(Liquidation {
             exchange: Exchange::Bybit,
-            symbol: entry.s.clone().into_owned(),
+            symbol: SmolStr::new(&*entry.s),
             base,
             quote,
             side,

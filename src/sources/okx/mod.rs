@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use super::{EntryCollector, FrameError, Parsed, parse_decimal};
-use crate::model::{Exchange, Liquidation, Side};
+use crate::model::{Exchange, Liquidation, Side, SmolStr};
 
 pub use instruments::{OkxInstrument, encode_instruments, fetch_instruments, parse_instruments};
 
@@ -156,9 +156,9 @@ fn to_liquidation(
     };
     Ok(Liquidation {
         exchange: Exchange::Okx,
-        symbol: instrument.inst_id.clone(),
-        base: instrument.base.clone(),
-        quote: instrument.quote.clone(),
+        symbol: SmolStr::new(&instrument.inst_id),
+        base: SmolStr::new(&instrument.base),
+        quote: SmolStr::new(&instrument.quote),
         side,
         price,
         quantity,
@@ -175,7 +175,7 @@ fn to_liquidation(
 pub fn encode(events: &[Liquidation], instruments: &HashMap<String, OkxInstrument>) -> String {
     let mut items: Vec<(&OkxInstrument, Vec<serde_json::Value>)> = Vec::new();
     for event in events {
-        let Some(instrument) = instruments.get(&event.symbol) else {
+        let Some(instrument) = instruments.get(event.symbol.as_str()) else {
             continue;
         };
         let face = if instrument.inverse {
