@@ -86,9 +86,11 @@ fn parse_and_aggregate(
     (n, start.elapsed().as_secs_f64())
 }
 
-/// Runs the parse benchmark for each venue and returns the report.
-#[must_use]
-pub fn parse_report(events: usize, runs: usize) -> String {
+/// Runs the parse benchmark for each venue, or only `venue`, and returns the report.
+///
+/// # Errors
+/// When `venue` is not binance, bybit or okx.
+pub fn parse_report(events: usize, runs: usize, venue: Option<&str>) -> anyhow::Result<String> {
     let bybit_parser = BybitParser::new(BybitContract::Linear);
     let okx_parser = OkxParser::from_list(okx_instruments());
     let venues: [(&str, SimFeed, &ParseFn<'_>); 3] = [
@@ -96,10 +98,18 @@ pub fn parse_report(events: usize, runs: usize) -> String {
         ("bybit", SimFeed::BybitLinear, &|t| bybit_parser.parse(t)),
         ("okx", SimFeed::Okx, &|t| okx_parser.parse(t)),
     ];
+    if let Some(venue) = venue
+        && !venues.iter().any(|(name, _, _)| *name == venue)
+    {
+        anyhow::bail!("unknown venue {venue:?}: binance, bybit or okx");
+    }
     let mut out = format!(
         "parse + normalise + aggregate, one core, {events} frames, median of {runs} runs\n"
     );
     for (name, feed, parse) in venues {
+        if venue.is_some_and(|v| v != name) {
+            continue;
+        }
         let frames = frames(feed, events);
         let mut rates: Vec<f64> = (0..runs)
             .map(|_| {
@@ -128,7 +138,7 @@ pub fn parse_report(events: usize, runs: usize) -> String {
             json_only[json_only.len() / 2],
         ));
     }
-    out
+    Ok(out)
 }
 
 /// A venue `liqbot bench ingest` reads.

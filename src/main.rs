@@ -147,6 +147,9 @@ enum BenchCommand {
         /// Runs per venue (the median is reported).
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Only this venue (binance, bybit or okx), to profile one parser.
+        #[arg(long)]
+        venue: Option<String>,
     },
     /// Time the liquidation-level model over days of 1-minute candles.
     Levels {
@@ -416,9 +419,14 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
                 BenchCommand::Levels { days, runs } => {
                     print!("{}", liqbot::bench::levels_report(days, runs))
                 }
-                BenchCommand::Parse { events, runs } => {
-                    print!("{}", liqbot::bench::parse_report(events, runs))
-                }
+                BenchCommand::Parse {
+                    events,
+                    runs,
+                    venue,
+                } => print!(
+                    "{}",
+                    liqbot::bench::parse_report(events, runs, venue.as_deref())?
+                ),
                 BenchCommand::Telegram {
                     commands,
                     per_second,

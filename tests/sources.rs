@@ -35,7 +35,9 @@ fn totals(events: &[Liquidation]) -> BTreeMap<(Exchange, String, Side), (i64, i6
     let mut seen = HashSet::new();
     let mut map: BTreeMap<_, (f64, i64)> = BTreeMap::new();
     for e in events.iter().filter(|e| seen.insert(e.dedup_key())) {
-        let t = map.entry((e.exchange, e.base.to_string(), e.side)).or_default();
+        let t = map
+            .entry((e.exchange, e.base.to_string(), e.side))
+            .or_default();
         t.0 += e.usd;
         t.1 += 1;
     }

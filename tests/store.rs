@@ -50,7 +50,9 @@ fn brute_force(events: &[Liquidation], range: MinuteRange, coin: Option<&str>) -
     let mut map: BTreeMap<(Exchange, String, Side), (f64, i64)> = BTreeMap::new();
     for e in events {
         if e.minute() >= range.start && e.minute() < range.end && coin.is_none_or(|c| c == e.base) {
-            let slot = map.entry((e.exchange, e.base.to_string(), e.side)).or_default();
+            let slot = map
+                .entry((e.exchange, e.base.to_string(), e.side))
+                .or_default();
             slot.0 += e.usd;
             slot.1 += 1;
         }

@@ -156,7 +156,10 @@ impl BybitParser {
             ),
             None => {
                 let (base, quote) = split_symbol(&entry.s);
-                (base.to_ascii_uppercase_smolstr(), SmolStr::new_static(quote))
+                (
+                    base.to_ascii_uppercase_smolstr(),
+                    SmolStr::new_static(quote),
+                )
             }
         };
         Ok(Liquidation {
