@@ -50,6 +50,7 @@ macro_rules! upsert_buckets {
 
 mod deliveries;
 mod market;
+mod nodelay;
 mod schema;
 mod subscriptions;
 
@@ -246,6 +247,12 @@ impl SqlStore {
             Backend::Sqlite(pool)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        nodelay::enable(conn).await;
+                        Ok(())
+                    })
+                })
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
