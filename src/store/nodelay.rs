@@ -29,31 +29,37 @@ pub(super) async fn enable(conn: &mut PgConnection) -> bool {
 /// `peer`.
 #[cfg(target_os = "linux")]
 fn set_on_socket(local: u16, peer: u16) -> bool {
-    let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
-        return false;
-    };
     let mut found = false;
-    for entry in fds.flatten() {
-        let Ok(fd) = entry.file_name().to_string_lossy().parse::<libc::c_int>() else {
-            continue;
+    for fd in sockets(local, peer) {
+        let one: libc::c_int = 1;
+        // SAFETY: `one` outlives the call and its size is passed with it; on an fd that is
+        // not a TCP socket (closed and reused meanwhile) the call fails and changes nothing.
+        let set = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_NODELAY,
+                std::ptr::from_ref(&one).cast(),
+                socklen::<libc::c_int>(),
+            )
         };
-        if port(fd, libc::getsockname) == Some(local) && port(fd, libc::getpeername) == Some(peer) {
-            let one: libc::c_int = 1;
-            // SAFETY: `one` outlives the call and its size is passed with it; on an fd that is
-            // not a TCP socket (closed and reused meanwhile) the call fails and changes nothing.
-            let set = unsafe {
-                libc::setsockopt(
-                    fd,
-                    libc::IPPROTO_TCP,
-                    libc::TCP_NODELAY,
-                    std::ptr::from_ref(&one).cast(),
-                    socklen::<libc::c_int>(),
-                )
-            };
-            found |= set == 0;
-        }
+        found |= set == 0;
     }
     found
+}
+
+/// This process's open sockets from local port `local` to peer port `peer`.
+#[cfg(target_os = "linux")]
+fn sockets(local: u16, peer: u16) -> Vec<libc::c_int> {
+    let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
+        return Vec::new();
+    };
+    fds.flatten()
+        .filter_map(|entry| entry.file_name().to_string_lossy().parse().ok())
+        .filter(|&fd| {
+            port(fd, libc::getsockname) == Some(local) && port(fd, libc::getpeername) == Some(peer)
+        })
+        .collect()
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -106,26 +112,20 @@ mod tests {
 
     /// `TCP_NODELAY` of this process's socket from `local` to `peer`, if there is one.
     fn nodelay(local: u16, peer: u16) -> Option<bool> {
-        let fds = std::fs::read_dir("/proc/self/fd").ok()?;
-        fds.flatten().find_map(|entry| {
-            let fd = entry.file_name().to_string_lossy().parse().ok()?;
-            if port(fd, libc::getsockname)? != local || port(fd, libc::getpeername)? != peer {
-                return None;
-            }
-            let mut value: libc::c_int = 0;
-            let mut len = socklen::<libc::c_int>();
-            // SAFETY: the value and its length are this function's own.
-            let ok = unsafe {
-                libc::getsockopt(
-                    fd,
-                    libc::IPPROTO_TCP,
-                    libc::TCP_NODELAY,
-                    std::ptr::from_mut(&mut value).cast(),
-                    &mut len,
-                )
-            } == 0;
-            ok.then_some(value != 0)
-        })
+        let fd = *sockets(local, peer).first()?;
+        let mut value: libc::c_int = 0;
+        let mut len = socklen::<libc::c_int>();
+        // SAFETY: the value and its length are this function's own.
+        let ok = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_NODELAY,
+                std::ptr::from_mut(&mut value).cast(),
+                &mut len,
+            )
+        } == 0;
+        ok.then_some(value != 0)
     }
 
     #[tokio::test]
