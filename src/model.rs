@@ -138,7 +138,8 @@ pub struct Liquidation {
 
 impl Liquidation {
     /// A key that is the same for the same forced order seen twice (after a reconnect, or by
-    /// two collectors), and different for two distinct orders.
+    /// two collectors), and different for two distinct orders: its exchange, symbol, time,
+    /// side, price and quantity, the columns the store keys raw events by.
     #[must_use]
     pub fn dedup_key(&self) -> String {
         format!(

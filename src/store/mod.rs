@@ -58,7 +58,6 @@ pub use deliveries::{DeliveryRecord, DeliveryState, DeliveryStore};
 pub use market::MarketStore;
 pub use subscriptions::{Subscription, SubscriptionStore};
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
@@ -382,32 +381,47 @@ fn parse_side(s: &str) -> Result<Side, StoreError> {
         .map_err(|_| StoreError::Corrupt(format!("side {s:?}")))
 }
 
+/// The columns of the raw events' primary key: what makes one forced order.
+const EVENT_KEY: &str = "ts_ms, exchange, symbol, side, price, quantity";
+
+/// An event's primary key in the store, comparable in Rust: the same forced order seen twice
+/// (after a reconnect, or by two collectors) has the same key, two distinct orders differ.
+/// Prices and quantities compare by their bits, which order positive doubles by value.
+fn event_key(e: &Liquidation) -> (i64, &str, &str, &str, u64, u64) {
+    (
+        e.ts_ms,
+        e.exchange.as_str(),
+        e.symbol.as_str(),
+        e.side.as_str(),
+        e.price.to_bits(),
+        e.quantity.to_bits(),
+    )
+}
+
 /// A multi-row INSERT of `chunk` into the raw events, skipping keys already stored, with
 /// `returning` appended.
-fn insert_events<DB>(chunk: &[(String, &Liquidation)], returning: &str) -> QueryBuilder<DB>
+fn insert_events<DB>(chunk: &[&Liquidation], returning: &str) -> QueryBuilder<DB>
 where
     DB: sqlx::Database,
     for<'a> &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     for<'a> f64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
-    let mut qb = QueryBuilder::new(
-        "INSERT INTO liquidations \
-         (dedup_key, exchange, symbol, base, quote, side, price, quantity, usd, ts_ms) ",
-    );
-    qb.push_values(chunk, |mut row, (key, e)| {
-        row.push_bind(key.as_str())
+    let mut qb = QueryBuilder::new(format!(
+        "INSERT INTO liquidations ({EVENT_KEY}, base, quote, usd) "
+    ));
+    qb.push_values(chunk, |mut row, e| {
+        row.push_bind(e.ts_ms)
             .push_bind(e.exchange.as_str())
             .push_bind(e.symbol.as_str())
-            .push_bind(e.base.as_str())
-            .push_bind(e.quote.as_str())
             .push_bind(e.side.as_str())
             .push_bind(e.price)
             .push_bind(e.quantity)
-            .push_bind(e.usd)
-            .push_bind(e.ts_ms);
+            .push_bind(e.base.as_str())
+            .push_bind(e.quote.as_str())
+            .push_bind(e.usd);
     });
-    qb.push(" ON CONFLICT (dedup_key) DO NOTHING");
+    qb.push(format!(" ON CONFLICT ({EVENT_KEY}) DO NOTHING"));
     qb.push(returning);
     qb
 }
@@ -416,10 +430,9 @@ impl Store for SqlStore {
     async fn insert_batch(&self, events: &[Liquidation]) -> Result<InsertOutcome, StoreError> {
         // One key order for every writer, so two collectors on PostgreSQL never deadlock; an
         // event repeated within the batch is kept once.
-        let mut unique: Vec<(String, &Liquidation)> =
-            events.iter().map(|e| (e.dedup_key(), e)).collect();
-        unique.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        unique.dedup_by(|a, b| a.0 == b.0);
+        let mut unique: Vec<&Liquidation> = events.iter().collect();
+        unique.sort_unstable_by(|a, b| event_key(a).cmp(&event_key(b)));
+        unique.dedup_by(|a, b| event_key(a) == event_key(b));
         let greatest = self.greatest();
         let inserted = with_pool!(self, pool => {
             // SQLite has one writer at a time, and almost every batch holds new events only:
@@ -436,7 +449,7 @@ impl Store for SqlStore {
                 }
                 if usize::try_from(affected).ok() == Some(unique.len()) {
                     let mut minutes = MinuteBuckets::new();
-                    for (_, e) in &unique {
+                    for e in &unique {
                         minutes.record(e);
                     }
                     upsert_buckets!(tx, minutes, greatest);
@@ -450,28 +463,35 @@ impl Store for SqlStore {
                 Some(n) => n,
                 None => {
                     let mut tx = pool.begin().await?;
-                    let mut fresh: HashSet<&str> = HashSet::with_capacity(unique.len());
+                    let mut fresh = vec![false; unique.len()];
+                    let returning = format!(" RETURNING {EVENT_KEY}");
                     for chunk in chunks(&unique) {
-                        let keys: Vec<String> = insert_events(chunk, " RETURNING dedup_key")
-                            .build_query_scalar()
-                            .fetch_all(&mut *tx)
-                            .await?;
-                        // Borrow the batch's own copy of each returned key.
-                        for key in keys {
-                            if let Ok(i) = unique.binary_search_by(|(k, _)| k.as_str().cmp(&key)) {
-                                fresh.insert(unique[i].0.as_str());
+                        let keys: Vec<(i64, String, String, String, f64, f64)> =
+                            insert_events(chunk, &returning)
+                                .build_query_as()
+                                .fetch_all(&mut *tx)
+                                .await?;
+                        for (ts_ms, exchange, symbol, side, price, quantity) in &keys {
+                            let key = (
+                                *ts_ms,
+                                exchange.as_str(),
+                                symbol.as_str(),
+                                side.as_str(),
+                                price.to_bits(),
+                                quantity.to_bits(),
+                            );
+                            if let Ok(i) = unique.binary_search_by(|e| event_key(e).cmp(&key)) {
+                                fresh[i] = true;
                             }
                         }
                     }
                     let mut minutes = MinuteBuckets::new();
-                    for (key, e) in &unique {
-                        if fresh.contains(key.as_str()) {
-                            minutes.record(e);
-                        }
+                    for (e, _) in unique.iter().zip(&fresh).filter(|(_, fresh)| **fresh) {
+                        minutes.record(e);
                     }
                     upsert_buckets!(tx, minutes, greatest);
                     tx.commit().await?;
-                    fresh.len()
+                    fresh.iter().filter(|f| **f).count()
                 }
             }
         });
@@ -633,16 +653,12 @@ impl Store for SqlStore {
         to_ms: i64,
         coin: Option<&str>,
     ) -> Result<Vec<Liquidation>, StoreError> {
-        // Raw events are indexed by coin and time only: all coins are read coin by coin, for
-        // the coins the hour buckets saw in the range.
-        let coins = if coin.is_some() {
-            "base = $3"
-        } else {
-            "base IN (SELECT DISTINCT base FROM liq_hour WHERE slot >= $1 / 3600000 - 1 AND slot <= $2 / 3600000)"
-        };
+        // One coin through the (base, ts_ms) index; all coins through the primary key, which
+        // starts with the time.
+        let coins = if coin.is_some() { "base = $3 AND " } else { "" };
         let sql = format!(
             "SELECT exchange, symbol, base, quote, side, price, quantity, usd, ts_ms FROM liquidations \
-             WHERE {coins} AND ts_ms >= $1 AND ts_ms < $2 ORDER BY ts_ms"
+             WHERE {coins}ts_ms >= $1 AND ts_ms < $2 ORDER BY ts_ms"
         );
         with_pool!(self, pool => {
             let mut q = sqlx::query(AssertSqlSafe(sql)).bind(from_ms).bind(to_ms);
@@ -685,14 +701,9 @@ impl Store for SqlStore {
     async fn prune(&self, before_ms: i64) -> Result<u64, StoreError> {
         Ok(with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            // Coin by coin, through the (base, ts_ms) index; the minute buckets name the coins
-            // with events before the cut.
-            let raw = sqlx::query(
-                "DELETE FROM liquidations WHERE base IN \
-                 (SELECT DISTINCT base FROM liq_minute WHERE slot <= $2) AND ts_ms < $1",
-            )
+            // A range of the primary key, which starts with the time.
+            let raw = sqlx::query("DELETE FROM liquidations WHERE ts_ms < $1")
             .bind(before_ms)
-            .bind(before_ms.div_euclid(60_000))
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -813,5 +824,141 @@ mod tests {
             (9_000.0, Some(300.0), Some(90_000))
         );
         store.close().await;
+    }
+
+    /// The SQL that brings an empty database to just before migration `target` (1-based
+    /// count of migrations applied), as `migrate` would have, for either backend.
+    fn schema_before(migrations: &[&str], target: usize) -> String {
+        let mut sql = String::from("CREATE TABLE schema_version (version BIGINT NOT NULL);");
+        for (i, m) in migrations[..target].iter().enumerate() {
+            sql.push_str(m);
+            sql.push_str(&format!(
+                ";INSERT INTO schema_version (version) VALUES ({});",
+                i + 1
+            ));
+        }
+        sql
+    }
+
+    /// Events written under the text key, as versions before the natural key wrote them.
+    fn old_rows(events: &[Liquidation]) -> String {
+        events
+            .iter()
+            .map(|e| {
+                format!(
+                    "INSERT INTO liquidations VALUES ('{}', '{}', '{}', '{}', '{}', '{}', {:?}, {:?}, {:?}, {});",
+                    e.dedup_key(),
+                    e.exchange.as_str(),
+                    e.symbol,
+                    e.base,
+                    e.quote,
+                    e.side.as_str(),
+                    e.price,
+                    e.quantity,
+                    e.usd,
+                    e.ts_ms
+                )
+            })
+            .collect()
+    }
+
+    fn event(ts_ms: i64, price: f64, side: Side) -> Liquidation {
+        let quantity = 0.1 + 0.2;
+        Liquidation {
+            exchange: Exchange::Okx,
+            symbol: "BTC-USDT-SWAP".into(),
+            base: "BTC".into(),
+            quote: "USDT".into(),
+            side,
+            price,
+            quantity,
+            usd: price * quantity,
+            ts_ms,
+        }
+    }
+
+    /// Opens a store written under the text key and checks that its events survive the move
+    /// to the natural key exactly, that the same events are still recognised as stored, and
+    /// that new ones are not.
+    async fn check_natural_key_migration(store: &SqlStore, old: &[Liquidation]) {
+        let mut kept = store.events(0, i64::MAX, Some("BTC")).await.unwrap();
+        kept.sort_by_key(|e| e.ts_ms);
+        assert_eq!(kept, old, "{}", store.backend_name());
+        let new = event(3_000, 101.5, Side::Long);
+        let outcome = store
+            .insert_batch(&[old[1].clone(), new.clone(), old[0].clone(), new.clone()])
+            .await
+            .unwrap();
+        assert_eq!((outcome.inserted, outcome.duplicates), (1, 3));
+        assert_eq!(store.event_count().await.unwrap(), 3);
+        // Same time, other side: another order.
+        let mut other = old[0].clone();
+        other.side = Side::Short;
+        assert_eq!(store.insert_batch(&[other]).await.unwrap().inserted, 1);
+        assert_eq!(store.prune(2_500).await.unwrap(), 3);
+        assert_eq!(store.events(0, i64::MAX, Some("BTC")).await.unwrap(), [new]);
+    }
+
+    fn natural_key_index(migrations: &[&str]) -> usize {
+        migrations
+            .iter()
+            .position(|m| m.contains("(ts_ms, exchange, symbol, side, price, quantity)"))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn events_stored_under_the_text_key_move_to_the_natural_key() {
+        let old = [
+            event(1_000, 100.1, Side::Long),
+            event(2_000, 99.7, Side::Short),
+        ];
+        let target = natural_key_index(schema::SQLITE);
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("old.db").display());
+        let options = SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        let setup = schema_before(schema::SQLITE, target) + &old_rows(&old);
+        sqlx::raw_sql(AssertSqlSafe(setup))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let store = SqlStore::open(&url).await.unwrap();
+        check_natural_key_migration(&store, &old).await;
+        store.close().await;
+
+        // PostgreSQL too, when `.ci/run` names a server.
+        let Ok(admin_url) = std::env::var("LIQBOT_TEST_DATABASE_URL") else {
+            return;
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        // Named like the integration tests' databases, which drop ones left behind.
+        let name = format!("liqbot_t_{now}_{}_migration", std::process::id());
+        let admin = PgPool::connect(&admin_url).await.unwrap();
+        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let (base, _) = admin_url.rsplit_once('/').unwrap();
+        let url = format!("{base}/{name}");
+        let pool = PgPool::connect(&url).await.unwrap();
+        let setup =
+            schema_before(schema::POSTGRES, natural_key_index(schema::POSTGRES)) + &old_rows(&old);
+        sqlx::raw_sql(AssertSqlSafe(setup))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let store = SqlStore::open(&url).await.unwrap();
+        check_natural_key_migration(&store, &old).await;
+        store.close().await;
+        sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
+            .execute(&admin)
+            .await
+            .unwrap();
     }
 }

@@ -49,6 +49,7 @@ CREATE TABLE liq_hour (
     DELIVERY_MESSAGE_ID,
     STORE_PROBE,
     BUCKET_LARGEST_SQLITE,
+    NATURAL_KEY_SQLITE,
 ];
 
 /// Market context: candles, open interest, Fear & Greed.
@@ -125,6 +126,7 @@ CREATE TABLE liq_hour (
     DELIVERY_MESSAGE_ID,
     STORE_PROBE,
     BUCKET_LARGEST_POSTGRES,
+    NATURAL_KEY_POSTGRES,
 ];
 
 /// Each bucket keeps the price and time of its largest liquidation, so the largest of a window
@@ -171,6 +173,40 @@ const BUCKET_LARGEST_SQLITE: &str = bucket_largest!("REAL", "INTEGER");
 
 /// See [`bucket_largest`].
 const BUCKET_LARGEST_POSTGRES: &str = bucket_largest!("DOUBLE PRECISION", "BIGINT");
+
+/// Raw events keyed by the fields that make one forced order (time, exchange, symbol, side,
+/// price, quantity) instead of a text key built from them: the key was about 60 bytes, stored
+/// twice per event (in the table and in the coin index) and formatted for every event written.
+/// On SQLite the time-first key also makes each batch an append at the table's end, and lets
+/// pruning delete a range. The table is rebuilt there (a WITHOUT ROWID table cannot change its
+/// key); no two stored events can collide, as the old key held the same fields.
+const NATURAL_KEY_SQLITE: &str = r"
+CREATE TABLE liquidations_keyed (
+    ts_ms    INTEGER NOT NULL,
+    exchange TEXT NOT NULL,
+    symbol   TEXT NOT NULL,
+    side     TEXT NOT NULL,
+    price    REAL NOT NULL,
+    quantity REAL NOT NULL,
+    base     TEXT NOT NULL,
+    quote    TEXT NOT NULL,
+    usd      REAL NOT NULL,
+    PRIMARY KEY (ts_ms, exchange, symbol, side, price, quantity)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO liquidations_keyed
+    (ts_ms, exchange, symbol, side, price, quantity, base, quote, usd)
+    SELECT ts_ms, exchange, symbol, side, price, quantity, base, quote, usd
+    FROM liquidations ORDER BY ts_ms;
+DROP TABLE liquidations;
+ALTER TABLE liquidations_keyed RENAME TO liquidations;
+CREATE INDEX liquidations_base_ts ON liquidations (base, ts_ms, price, usd, side);
+";
+
+/// See [`NATURAL_KEY_SQLITE`]; dropping the key column drops its primary key.
+const NATURAL_KEY_POSTGRES: &str = r"
+ALTER TABLE liquidations DROP COLUMN dedup_key;
+ALTER TABLE liquidations ADD PRIMARY KEY (ts_ms, exchange, symbol, side, price, quantity);
+";
 
 /// One row rewritten at start (and by health checks): proves the store can be written.
 const STORE_PROBE: &str =
