@@ -24,6 +24,7 @@ use std::marker::PhantomData;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use super::scan::Scanner;
 use super::{EntryCollector as Collector, FrameError, Parsed, parse_decimal};
 use smol_str::StrExt;
 
@@ -41,6 +42,16 @@ impl BinanceParser {
     /// combined-stream wrapper. Other event types and subscription replies are control frames;
     /// an error reply is [`FrameError::Venue`].
     pub fn parse(&self, text: &str) -> Result<Parsed, FrameError> {
+        let mut collector = Collector::default();
+        if let Some(order) = force_order(text) {
+            collector.push(order.to_liquidation());
+            return collector.finish();
+        }
+        Self::parse_with_serde(text)
+    }
+
+    /// [`Self::parse`] without the fast path: what every frame the fast path declines gets.
+    fn parse_with_serde(text: &str) -> Result<Parsed, FrameError> {
         let frame: OneOrMany<Envelope<'_>> = serde_json::from_str(text)?;
         let mut collector = Collector::default();
         match frame {
@@ -174,6 +185,91 @@ impl Envelope<'_> {
         }
         collect_force_order(collector, &self.e, self.o)
     }
+}
+
+/// The fast path: the order of a frame that is one `forceOrder` event object, as Binance sends
+/// almost every frame, read with [`Scanner`] in one pass. `None` for anything else (another
+/// shape, an escape, a repeated field, a number with a fraction among the fields), which then
+/// goes to serde_json; for a frame it does read, the order is the one serde_json would give.
+fn force_order(text: &str) -> Option<Order<'_>> {
+    let mut s = Scanner::new(text);
+    s.eat(b'{')?;
+    let (mut event_type, mut order) = (None, None);
+    let mut first = true;
+    while let Some(key) = s.next_key(first)? {
+        first = false;
+        match key {
+            "e" => {
+                if event_type.replace(s.string()?).is_some() {
+                    return None;
+                }
+            }
+            "o" => {
+                if order.replace(scan_order(&mut s)?).is_some() {
+                    return None;
+                }
+            }
+            // The other fields [`Envelope`] reads: a reply or a wrapper, for serde_json.
+            "data" | "id" | "error" | "msg" => return None,
+            _ => s.skip_scalar()?,
+        }
+    }
+    s.end()?;
+    (event_type? == "forceOrder").then_some(())?;
+    order
+}
+
+/// The `o` object of [`force_order`]: every field [`Order`] reads, once each.
+fn scan_order<'a>(s: &mut Scanner<'a>) -> Option<Order<'a>> {
+    s.eat(b'{')?;
+    // s, S, q, p, ap, z
+    let mut fields: [Option<&'a str>; 6] = [None; 6];
+    let mut trade_time = None;
+    let mut first = true;
+    while let Some(key) = s.next_key(first)? {
+        first = false;
+        let slot = match key {
+            "s" => 0,
+            "S" => 1,
+            "q" => 2,
+            "p" => 3,
+            "ap" => 4,
+            "z" => 5,
+            "T" => {
+                if trade_time.replace(s.integer()?).is_some() {
+                    return None;
+                }
+                continue;
+            }
+            _ => {
+                s.skip_scalar()?;
+                continue;
+            }
+        };
+        if fields[slot].replace(s.string()?).is_some() {
+            return None;
+        }
+    }
+    let [
+        Some(symbol),
+        Some(side),
+        Some(q),
+        Some(p),
+        Some(ap),
+        Some(z),
+    ] = fields
+    else {
+        return None;
+    };
+    Some(Order {
+        s: Cow::Borrowed(symbol),
+        side: Cow::Borrowed(side),
+        q: Cow::Borrowed(q),
+        p: Cow::Borrowed(p),
+        ap: Cow::Borrowed(ap),
+        z: Cow::Borrowed(z),
+        trade_time: trade_time?,
+    })
 }
 
 /// Adds a `forceOrder` event to `collector`; other event types carry no liquidation.
@@ -324,5 +420,213 @@ mod tests {
         assert_eq!(parsed.events[0].quantity, 2.0);
         assert_eq!(parsed.events[0].price, 100.0);
         assert_eq!(parsed.events[0].usd, 200.0);
+    }
+
+    /// Fixture and simulator frames take the fast path (or it would never run).
+    #[test]
+    fn frames_as_binance_sends_them_take_the_fast_path() {
+        let fixture =
+            std::fs::read_to_string("tests/fixtures/binance/long_liquidated.json").unwrap();
+        for frame in [
+            fixture,
+            encode(&event(Side::Long)),
+            encode(&event(Side::Short)),
+        ] {
+            assert!(force_order(&frame).is_some(), "{frame}");
+            assert_eq!(
+                format!("{:?}", BinanceParser.parse(&frame)),
+                format!("{:?}", BinanceParser::parse_with_serde(&frame))
+            );
+        }
+    }
+
+    mod fast_path_matches_serde {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// Any JSON value, or something that is not one, in a field the parser does not read.
+        fn other_value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[a-zA-Z0-9.]{0,6}".prop_map(|s| format!("\"{s}\"")),
+                any::<i64>().prop_map(|n| n.to_string()),
+                "-?(0|[1-9][0-9]{0,19})(\\.[0-9]{1,2})?([eE][+-]?[0-9])?",
+                prop::sample::select(vec![
+                    r#""a\"b""#,
+                    r#""\u0041""#,
+                    "\"\t\"",
+                    "true",
+                    "null",
+                    "[]",
+                    "{}",
+                    "[1,\"x\"]",
+                    "{\"a\":1}",
+                    "01",
+                    "-",
+                    "\"\u{e9}\u{20ac}\"",
+                ])
+                .prop_map(str::to_owned),
+            ]
+        }
+
+        /// A value of a field the parser reads: usually the right kind, sometimes not.
+        fn field(good: impl Strategy<Value = String> + 'static) -> BoxedStrategy<String> {
+            prop_oneof![30 => good, 1 => other_value()].boxed()
+        }
+
+        fn decimal() -> impl Strategy<Value = String> {
+            prop_oneof![
+                6 => "(0|[1-9][0-9]{0,5})(\\.[0-9]{1,4})?",
+                1 => prop::sample::select(vec!["0", "-1", "abc", "1e400", "NaN", "", " 1", "1e-300"])
+                    .prop_map(str::to_owned),
+            ]
+            .prop_map(|d| format!("\"{d}\""))
+        }
+
+        /// An object of `fields` with extra fields, some fields repeated or dropped, in any
+        /// order, with `ws` between tokens.
+        fn object(
+            fields: Vec<(&'static str, BoxedStrategy<String>)>,
+            ws: &'static str,
+        ) -> impl Strategy<Value = String> {
+            let keys: Vec<&'static str> = fields.iter().map(|(k, _)| *k).collect();
+            let values: Vec<BoxedStrategy<String>> = fields.into_iter().map(|(_, v)| v).collect();
+            (
+                values,
+                prop::collection::vec((
+                        prop_oneof![
+                            6 => "[a-zA-Z]{1,3}",
+                            1 => prop::sample::select(vec!["data", "id", "error", "msg", "ap", "e", "o"])
+                                .prop_map(str::to_owned),
+                        ],
+                        prop_oneof![3 => "[a-z]{0,3}".prop_map(|s| format!("\"{s}\"")), 1 => other_value()]), 0..2),
+                prop::collection::vec(prop::bool::weighted(0.97), keys.len()),
+                prop::option::weighted(0.1, 0..keys.len()),
+            )
+                .prop_flat_map(move |(values, extra, keep, repeat)| {
+                    let mut entries: Vec<(String, String)> = keys
+                        .iter()
+                        .zip(values)
+                        .zip(&keep)
+                        // Mostly kept: a dropped field is a frame serde rejects.
+                        .filter(|(_, keep)| **keep)
+                        .map(|((k, v), _)| ((*k).to_owned(), v))
+                        .collect();
+                    if let Some(i) = repeat.filter(|i| *i < entries.len()) {
+                        entries.push(entries[i].clone());
+                    }
+                    entries.extend(extra);
+                    Just(entries).prop_shuffle()
+                })
+                .prop_map(move |entries| {
+                    let body: Vec<String> = entries
+                        .iter()
+                        .map(|(k, v)| format!("{ws}\"{k}\"{ws}:{ws}{v}{ws}"))
+                        .collect();
+                    format!("{{{}}}", body.join(","))
+                })
+        }
+
+        fn frame() -> impl Strategy<Value = String> {
+            prop::sample::select(vec!["", " ", "\r\n", "\t "]).prop_flat_map(|ws| {
+                let order = object(
+                    vec![
+                        ("s", field(Just("\"BTCUSDT\"".to_owned()))),
+                        (
+                            "S",
+                            field(
+                                prop::sample::select(vec!["\"SELL\"", "\"BUY\"", "\"HOLD\""])
+                                    .prop_map(str::to_owned),
+                            ),
+                        ),
+                        ("q", field(decimal())),
+                        ("p", field(decimal())),
+                        ("ap", field(decimal())),
+                        ("z", field(decimal())),
+                        (
+                            "T",
+                            field(
+                                prop_oneof![8 => 0..2_000_000_000_000_i64, 1 => any::<i64>()]
+                                    .prop_map(|n| n.to_string()),
+                            ),
+                        ),
+                        ("X", field(Just("\"FILLED\"".to_owned()))),
+                    ],
+                    ws,
+                );
+                let event_type = field(
+                    prop::sample::select(
+                        vec!["\"forceOrder\""; 6]
+                            .into_iter()
+                            .chain(["\"aggTrade\""])
+                            .collect::<Vec<_>>(),
+                    )
+                    .prop_map(str::to_owned),
+                );
+                let envelope = object(
+                    vec![
+                        ("e", event_type),
+                        ("E", field(Just("1650898329201".to_owned()))),
+                        (
+                            "o",
+                            prop_oneof![8 => order.boxed(), 1 => other_value().boxed()].boxed(),
+                        ),
+                    ],
+                    ws,
+                );
+                (
+                    envelope,
+                    prop::option::weighted(
+                        0.15,
+                        (any::<prop::sample::Index>(), 0..3_u8, any::<char>()),
+                    ),
+                )
+                    .prop_map(move |(text, edit)| {
+                        let Some((at, how, c)) = edit else {
+                            return format!("{ws}{text}{ws}");
+                        };
+                        let cuts: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+                        let i = cuts[at.index(cuts.len())];
+                        match how {
+                            0 => text[..i].to_owned(),
+                            1 => format!("{}{c}{}", &text[..i], &text[i..]),
+                            _ => format!("{text}{c}"),
+                        }
+                    })
+            })
+        }
+
+        /// The frames above exercise both paths, and events come out of both.
+        #[test]
+        fn frames_take_both_paths() {
+            use proptest::strategy::ValueTree;
+            let mut runner = proptest::test_runner::TestRunner::deterministic();
+            let (mut fast, mut events) = (0, 0);
+            for _ in 0..2_000 {
+                let frame = frame().new_tree(&mut runner).unwrap().current();
+                fast += usize::from(force_order(&frame).is_some());
+                events += usize::from(
+                    BinanceParser::parse_with_serde(&frame).is_ok_and(|p| !p.events.is_empty()),
+                );
+            }
+            assert!(
+                (200..1_600).contains(&fast),
+                "{fast} of 2000 on the fast path"
+            );
+            assert!(events > 100, "{events} of 2000 with events");
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4_000))]
+
+            /// Whatever the frame, the parser answers as serde_json alone would.
+            #[test]
+            fn on_any_frame(frame in frame()) {
+                prop_assert_eq!(
+                    format!("{:?}", BinanceParser.parse(&frame)),
+                    format!("{:?}", BinanceParser::parse_with_serde(&frame))
+                );
+            }
+        }
     }
 }

@@ -9,6 +9,7 @@ pub mod binance;
 pub mod bybit;
 pub mod okx;
 pub mod rest;
+mod scan;
 pub mod venues;
 pub mod ws;
 

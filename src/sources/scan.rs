@@ -1,0 +1,179 @@
+//! A strict reader for the small, flat JSON objects venues send, for parsers' fast paths.
+//!
+//! It reads only what a liquidation frame holds in the common case: objects, strings without
+//! escapes, and integers. On anything else (an escape, a fraction, `true`, an array, bytes that
+//! are not JSON) it gives up with `None`, and the parser reads the frame with serde_json
+//! instead, which accepts or rejects it exactly as it would have without the fast path. So the
+//! fast path may only ever answer for input serde_json reads the same way: every string it
+//! returns is the JSON string's value, every integer the number's value.
+
+/// A cursor over one frame.
+pub(crate) struct Scanner<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Scanner<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Self { text, pos: 0 }
+    }
+
+    fn skip_whitespace(&mut self) {
+        let bytes = self.text.as_bytes();
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_whitespace();
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    /// Consumes `byte`, after any whitespace.
+    pub(crate) fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.pos += 1)
+    }
+
+    /// A string without escapes or control characters; its value is the text between the
+    /// quotes.
+    pub(crate) fn string(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let start = self.pos;
+        let bytes = self.text.as_bytes();
+        loop {
+            match *bytes.get(self.pos)? {
+                b'"' => break,
+                b'\\' | 0..=0x1f => return None,
+                _ => self.pos += 1,
+            }
+        }
+        // Both ends sit next to an ASCII quote, so they are character boundaries.
+        let value = self.text.get(start..self.pos)?;
+        self.pos += 1;
+        Some(value)
+    }
+
+    /// An integer as JSON writes one (`-?(0|[1-9][0-9]*)`), of at most 18 digits so it fits
+    /// an `i64`, and not the start of a fraction or an exponent.
+    pub(crate) fn integer(&mut self) -> Option<i64> {
+        self.skip_whitespace();
+        let bytes = self.text.as_bytes();
+        let negative = bytes.get(self.pos) == Some(&b'-');
+        if negative {
+            self.pos += 1;
+        }
+        let start = self.pos;
+        let mut value: i64 = 0;
+        while let Some(&digit @ b'0'..=b'9') = bytes.get(self.pos) {
+            // Wraps only past 18 digits, which are refused below.
+            value = value.wrapping_mul(10).wrapping_add(i64::from(digit - b'0'));
+            self.pos += 1;
+        }
+        let digits = self.pos - start;
+        if digits == 0 || digits > 18 || (digits > 1 && bytes[start] == b'0') {
+            return None;
+        }
+        if let Some(b'.' | b'e' | b'E') = bytes.get(self.pos) {
+            return None;
+        }
+        Some(if negative { -value } else { value })
+    }
+
+    /// The next key of the object being read, leaving the cursor before its value:
+    /// `Some(Some(key))`, or `Some(None)` at the object's closing brace (consumed). `first` is
+    /// whether no key of this object has been read yet.
+    pub(crate) fn next_key(&mut self, first: bool) -> Option<Option<&'a str>> {
+        match self.peek()? {
+            b'}' => {
+                self.pos += 1;
+                return Some(None);
+            }
+            b',' if !first => self.pos += 1,
+            b'"' if first => {}
+            _ => return None,
+        }
+        let key = self.string()?;
+        self.eat(b':')?;
+        Some(Some(key))
+    }
+
+    /// Skips a value that is a string or an integer.
+    pub(crate) fn skip_scalar(&mut self) -> Option<()> {
+        if self.peek()? == b'"' {
+            self.string().map(drop)
+        } else {
+            self.integer().map(drop)
+        }
+    }
+
+    /// Nothing but whitespace is left.
+    pub(crate) fn end(&mut self) -> Option<()> {
+        self.skip_whitespace();
+        (self.pos == self.text.len()).then_some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_strings_and_integers_as_serde_json_does_and_gives_up_on_the_rest() {
+        for (text, want) in [
+            (r#""BTCUSDT""#, Some("BTCUSDT")),
+            (r#" "" "#, Some("")),
+            (r#""Ünïcode €""#, Some("Ünïcode €")),
+            (r#""a\"b""#, None),
+            (r#""a\u0041""#, None),
+            ("\"a\tb\"", None),
+            (r#""open"#, None),
+        ] {
+            let got = Scanner::new(text).string();
+            assert_eq!(got, want, "{text}");
+            if let Some(got) = got {
+                assert_eq!(serde_json::from_str::<String>(text).unwrap(), got);
+            }
+        }
+        for (text, want) in [
+            ("0", Some(0)),
+            ("-0", Some(0)),
+            ("1650898329196", Some(1_650_898_329_196)),
+            ("-42", Some(-42)),
+            ("999999999999999999", Some(999_999_999_999_999_999)),
+            ("9999999999999999999", None),
+            ("01", None),
+            ("-", None),
+            ("1.5", None),
+            ("1e3", None),
+            ("true", None),
+        ] {
+            let got = Scanner::new(text).integer();
+            assert_eq!(got, want, "{text}");
+            if let Some(got) = got {
+                assert_eq!(serde_json::from_str::<i64>(text).unwrap(), got);
+            }
+        }
+    }
+
+    #[test]
+    fn walks_an_object_key_by_key() {
+        let mut s = Scanner::new(r#" { "a" : "x" , "b":7 } "#);
+        s.eat(b'{').unwrap();
+        assert_eq!(s.next_key(true), Some(Some("a")));
+        assert_eq!(s.string(), Some("x"));
+        assert_eq!(s.next_key(false), Some(Some("b")));
+        assert_eq!(s.integer(), Some(7));
+        assert_eq!(s.next_key(false), Some(None));
+        assert_eq!(s.end(), Some(()));
+        // A comma before the first key, or none between two, is not JSON.
+        let mut s = Scanner::new(r#"{,"a":1}"#);
+        s.eat(b'{').unwrap();
+        assert_eq!(s.next_key(true), None);
+        let mut s = Scanner::new(r#"{"a":1 "b":2}"#);
+        s.eat(b'{').unwrap();
+        assert_eq!(s.next_key(true), Some(Some("a")));
+        s.skip_scalar().unwrap();
+        assert_eq!(s.next_key(false), None);
+    }
+}
