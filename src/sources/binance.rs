@@ -444,88 +444,7 @@ mod tests {
         use proptest::prelude::*;
 
         use super::super::*;
-
-        /// Any JSON value, or something that is not one, in a field the parser does not read.
-        fn other_value() -> impl Strategy<Value = String> {
-            prop_oneof![
-                "[a-zA-Z0-9.]{0,6}".prop_map(|s| format!("\"{s}\"")),
-                any::<i64>().prop_map(|n| n.to_string()),
-                "-?(0|[1-9][0-9]{0,19})(\\.[0-9]{1,2})?([eE][+-]?[0-9])?",
-                prop::sample::select(vec![
-                    r#""a\"b""#,
-                    r#""\u0041""#,
-                    "\"\t\"",
-                    "true",
-                    "null",
-                    "[]",
-                    "{}",
-                    "[1,\"x\"]",
-                    "{\"a\":1}",
-                    "01",
-                    "-",
-                    "\"\u{e9}\u{20ac}\"",
-                ])
-                .prop_map(str::to_owned),
-            ]
-        }
-
-        /// A value of a field the parser reads: usually the right kind, sometimes not.
-        fn field(good: impl Strategy<Value = String> + 'static) -> BoxedStrategy<String> {
-            prop_oneof![30 => good, 1 => other_value()].boxed()
-        }
-
-        fn decimal() -> impl Strategy<Value = String> {
-            prop_oneof![
-                6 => "(0|[1-9][0-9]{0,5})(\\.[0-9]{1,4})?",
-                1 => prop::sample::select(vec!["0", "-1", "abc", "1e400", "NaN", "", " 1", "1e-300"])
-                    .prop_map(str::to_owned),
-            ]
-            .prop_map(|d| format!("\"{d}\""))
-        }
-
-        /// An object of `fields` with extra fields, some fields repeated or dropped, in any
-        /// order, with `ws` between tokens.
-        fn object(
-            fields: Vec<(&'static str, BoxedStrategy<String>)>,
-            ws: &'static str,
-        ) -> impl Strategy<Value = String> {
-            let keys: Vec<&'static str> = fields.iter().map(|(k, _)| *k).collect();
-            let values: Vec<BoxedStrategy<String>> = fields.into_iter().map(|(_, v)| v).collect();
-            (
-                values,
-                prop::collection::vec((
-                        prop_oneof![
-                            6 => "[a-zA-Z]{1,3}",
-                            1 => prop::sample::select(vec!["data", "id", "error", "msg", "ap", "e", "o"])
-                                .prop_map(str::to_owned),
-                        ],
-                        prop_oneof![3 => "[a-z]{0,3}".prop_map(|s| format!("\"{s}\"")), 1 => other_value()]), 0..2),
-                prop::collection::vec(prop::bool::weighted(0.97), keys.len()),
-                prop::option::weighted(0.1, 0..keys.len()),
-            )
-                .prop_flat_map(move |(values, extra, keep, repeat)| {
-                    let mut entries: Vec<(String, String)> = keys
-                        .iter()
-                        .zip(values)
-                        .zip(&keep)
-                        // Mostly kept: a dropped field is a frame serde rejects.
-                        .filter(|(_, keep)| **keep)
-                        .map(|((k, v), _)| ((*k).to_owned(), v))
-                        .collect();
-                    if let Some(i) = repeat.filter(|i| *i < entries.len()) {
-                        entries.push(entries[i].clone());
-                    }
-                    entries.extend(extra);
-                    Just(entries).prop_shuffle()
-                })
-                .prop_map(move |entries| {
-                    let body: Vec<String> = entries
-                        .iter()
-                        .map(|(k, v)| format!("{ws}\"{k}\"{ws}:{ws}{v}{ws}"))
-                        .collect();
-                    format!("{{{}}}", body.join(","))
-                })
-        }
+        use crate::sources::scan::arb::{decimal, edited, field, object, other_value};
 
         fn frame() -> impl Strategy<Value = String> {
             prop::sample::select(vec!["", " ", "\r\n", "\t "]).prop_flat_map(|ws| {
@@ -552,6 +471,7 @@ mod tests {
                         ),
                         ("X", field(Just("\"FILLED\"".to_owned()))),
                     ],
+                    &["s", "S", "q", "p", "ap", "z", "T"],
                     ws,
                 );
                 let event_type = field(
@@ -572,27 +492,10 @@ mod tests {
                             prop_oneof![8 => order.boxed(), 1 => other_value().boxed()].boxed(),
                         ),
                     ],
+                    &["e", "o", "data", "id", "error", "msg"],
                     ws,
                 );
-                (
-                    envelope,
-                    prop::option::weighted(
-                        0.15,
-                        (any::<prop::sample::Index>(), 0..3_u8, any::<char>()),
-                    ),
-                )
-                    .prop_map(move |(text, edit)| {
-                        let Some((at, how, c)) = edit else {
-                            return format!("{ws}{text}{ws}");
-                        };
-                        let cuts: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
-                        let i = cuts[at.index(cuts.len())];
-                        match how {
-                            0 => text[..i].to_owned(),
-                            1 => format!("{}{c}{}", &text[..i], &text[i..]),
-                            _ => format!("{text}{c}"),
-                        }
-                    })
+                edited(envelope, ws)
             })
         }
 

@@ -55,7 +55,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// An integer as JSON writes one (`-?(0|[1-9][0-9]*)`), of at most 18 digits so it fits
-    /// an `i64`, and not the start of a fraction or an exponent.
+    /// an `i64`, not `-0`, and not the start of a fraction or an exponent.
     pub(crate) fn integer(&mut self) -> Option<i64> {
         self.skip_whitespace();
         let bytes = self.text.as_bytes();
@@ -71,7 +71,12 @@ impl<'a> Scanner<'a> {
             self.pos += 1;
         }
         let digits = self.pos - start;
-        if digits == 0 || digits > 18 || (digits > 1 && bytes[start] == b'0') {
+        // serde_json reads `-0` as the float -0.0, not as an integer.
+        if digits == 0
+            || digits > 18
+            || (digits > 1 && bytes[start] == b'0')
+            || (negative && value == 0)
+        {
             return None;
         }
         if let Some(b'.' | b'e' | b'E') = bytes.get(self.pos) {
@@ -114,6 +119,118 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// Frame generators for property tests of fast paths against serde_json.
+#[cfg(test)]
+pub(crate) mod arb {
+    use proptest::prelude::*;
+
+    /// Any JSON value, or something that is not one, in a field the parser does not read.
+    pub(crate) fn other_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-zA-Z0-9.]{0,6}".prop_map(|s| format!("\"{s}\"")),
+            any::<i64>().prop_map(|n| n.to_string()),
+            "-?(0|[1-9][0-9]{0,19})(\\.[0-9]{1,2})?([eE][+-]?[0-9])?",
+            prop::sample::select(vec![
+                r#""a\"b""#,
+                r#""\u0041""#,
+                "\"\t\"",
+                "true",
+                "null",
+                "[]",
+                "{}",
+                "[1,\"x\"]",
+                "{\"a\":1}",
+                "01",
+                "-",
+                "\"\u{e9}\u{20ac}\"",
+            ])
+            .prop_map(str::to_owned),
+        ]
+    }
+
+    /// A value of a field the parser reads: usually the right kind, sometimes not.
+    pub(crate) fn field(good: impl Strategy<Value = String> + 'static) -> BoxedStrategy<String> {
+        prop_oneof![30 => good, 1 => other_value()].boxed()
+    }
+
+    pub(crate) fn decimal() -> impl Strategy<Value = String> {
+        prop_oneof![
+            6 => "(0|[1-9][0-9]{0,5})(\\.[0-9]{1,4})?",
+            1 => prop::sample::select(vec!["0", "-1", "abc", "1e400", "NaN", "", " 1", "1e-300"])
+                .prop_map(str::to_owned),
+        ]
+        .prop_map(|d| format!("\"{d}\""))
+    }
+
+    /// An object of `fields` with extra fields (some named `special_keys`), some fields repeated or dropped, in any
+    /// order, with `ws` between tokens.
+    pub(crate) fn object(
+        fields: Vec<(&'static str, BoxedStrategy<String>)>,
+        special_keys: &'static [&'static str],
+        ws: &'static str,
+    ) -> impl Strategy<Value = String> {
+        let keys: Vec<&'static str> = fields.iter().map(|(k, _)| *k).collect();
+        let values: Vec<BoxedStrategy<String>> = fields.into_iter().map(|(_, v)| v).collect();
+        (
+            values,
+            prop::collection::vec((
+                    prop_oneof![
+                        6 => "[a-zA-Z]{1,3}",
+                        1 => prop::sample::select(special_keys)
+                            .prop_map(str::to_owned),
+                    ],
+                    prop_oneof![3 => "[a-z]{0,3}".prop_map(|s| format!("\"{s}\"")), 1 => other_value()]), 0..2),
+            prop::collection::vec(prop::bool::weighted(0.97), keys.len()),
+            prop::option::weighted(0.1, 0..keys.len()),
+        )
+            .prop_flat_map(move |(values, extra, keep, repeat)| {
+                let mut entries: Vec<(String, String)> = keys
+                    .iter()
+                    .zip(values)
+                    .zip(&keep)
+                    // Mostly kept: a dropped field is a frame serde rejects.
+                    .filter(|(_, keep)| **keep)
+                    .map(|((k, v), _)| ((*k).to_owned(), v))
+                    .collect();
+                if let Some(i) = repeat.filter(|i| *i < entries.len()) {
+                    entries.push(entries[i].clone());
+                }
+                entries.extend(extra);
+                Just(entries).prop_shuffle()
+            })
+            .prop_map(move |entries| {
+                let body: Vec<String> = entries
+                    .iter()
+                    .map(|(k, v)| format!("{ws}\"{k}\"{ws}:{ws}{v}{ws}"))
+                    .collect();
+                format!("{{{}}}", body.join(","))
+            })
+    }
+
+    /// `text` with `ws` around it, or now and then cut short or with a character added.
+    pub(crate) fn edited(
+        text: impl Strategy<Value = String>,
+        ws: &'static str,
+    ) -> impl Strategy<Value = String> {
+        (
+            text,
+            prop::option::weighted(0.15, (any::<prop::sample::Index>(), 0..3_u8, any::<char>())),
+        )
+            .prop_map(move |(text, edit)| {
+                let Some((at, how, c)) = edit else {
+                    return format!("{ws}{text}{ws}");
+                };
+                let cuts: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+                let i = cuts[at.index(cuts.len())];
+                match how {
+                    0 => text[..i].to_owned(),
+                    1 => format!("{}{c}{}", &text[..i], &text[i..]),
+                    _ => format!("{text}{c}"),
+                }
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,7 +254,7 @@ mod tests {
         }
         for (text, want) in [
             ("0", Some(0)),
-            ("-0", Some(0)),
+            ("-0", None),
             ("1650898329196", Some(1_650_898_329_196)),
             ("-42", Some(-42)),
             ("999999999999999999", Some(999_999_999_999_999_999)),
