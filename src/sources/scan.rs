@@ -103,6 +103,23 @@ impl<'a> Scanner<'a> {
         Some(Some(key))
     }
 
+    /// Whether the array being read has another element, leaving the cursor before it;
+    /// consumes the closing bracket at the end. `first` is whether no element has been read.
+    pub(crate) fn next_element(&mut self, first: bool) -> Option<bool> {
+        match self.peek()? {
+            b']' => {
+                self.pos += 1;
+                Some(false)
+            }
+            b',' if !first => {
+                self.pos += 1;
+                Some(true)
+            }
+            _ if first => Some(true),
+            _ => None,
+        }
+    }
+
     /// Skips a value that is a string or an integer.
     pub(crate) fn skip_scalar(&mut self) -> Option<()> {
         if self.peek()? == b'"' {
@@ -155,7 +172,8 @@ pub(crate) mod arb {
 
     pub(crate) fn decimal() -> impl Strategy<Value = String> {
         prop_oneof![
-            6 => "(0|[1-9][0-9]{0,5})(\\.[0-9]{1,4})?",
+            6 => "[1-9][0-9]{0,5}(\\.[0-9]{1,4})?",
+        1 => "0\\.[0-9]{1,4}",
             1 => prop::sample::select(vec!["0", "-1", "abc", "1e400", "NaN", "", " 1", "1e-300"])
                 .prop_map(str::to_owned),
         ]
@@ -175,13 +193,13 @@ pub(crate) mod arb {
             values,
             prop::collection::vec((
                     prop_oneof![
-                        6 => "[a-zA-Z]{1,3}",
+                        14 => "[a-zA-Z]{1,3}",
                         1 => prop::sample::select(special_keys)
                             .prop_map(str::to_owned),
                     ],
                     prop_oneof![3 => "[a-z]{0,3}".prop_map(|s| format!("\"{s}\"")), 1 => other_value()]), 0..2),
             prop::collection::vec(prop::bool::weighted(0.97), keys.len()),
-            prop::option::weighted(0.1, 0..keys.len()),
+            prop::option::weighted(0.04, 0..keys.len()),
         )
             .prop_flat_map(move |(values, extra, keep, repeat)| {
                 let mut entries: Vec<(String, String)> = keys
@@ -292,5 +310,26 @@ mod tests {
         assert_eq!(s.next_key(true), Some(Some("a")));
         s.skip_scalar().unwrap();
         assert_eq!(s.next_key(false), None);
+    }
+
+    #[test]
+    fn walks_an_array_element_by_element() {
+        let mut s = Scanner::new(r#"[ "a" , 2 ]"#);
+        s.eat(b'[').unwrap();
+        assert_eq!(s.next_element(true), Some(true));
+        assert_eq!(s.string(), Some("a"));
+        assert_eq!(s.next_element(false), Some(true));
+        assert_eq!(s.integer(), Some(2));
+        assert_eq!(s.next_element(false), Some(false));
+        assert_eq!(s.end(), Some(()));
+        let mut s = Scanner::new("[]");
+        s.eat(b'[').unwrap();
+        assert_eq!(s.next_element(true), Some(false));
+        // No comma between two elements.
+        let mut s = Scanner::new("[1 2]");
+        s.eat(b'[').unwrap();
+        assert_eq!(s.next_element(true), Some(true));
+        s.skip_scalar().unwrap();
+        assert_eq!(s.next_element(false), None);
     }
 }
