@@ -28,6 +28,12 @@ run() { # run TITLE COMMAND...: prints the command and its output into the repor
   } >>"$tmp/body.md"
 }
 
+# The Python peers the targets were set from, measured on this machine now: the targets assume
+# the machine they were set on, and a slower or busier one moves every figure below with them.
+# With cryptofeed when /tmp/peervenv has it (see bench/peer.py), else the json.loads bot alone.
+peer_python=python3
+[[ -x /tmp/peervenv/bin/python ]] && peer_python=/tmp/peervenv/bin/python
+run "Calibration: the Python peers on this machine" $peer_python bench/peer.py
 run "Parse + normalise + aggregate, one core" $bin bench parse --events 1000000 --runs 5
 for venue in binance bybit okx; do
   run "Ingest into SQLite: $venue (simulated frames)" $bin bench ingest --venue "$venue" --events 500000
