@@ -440,6 +440,22 @@ mod tests {
         }
     }
 
+    /// Two frames the property test below found the first fast path reading differently
+    /// from serde_json: `-0` (a float to serde_json) and a 19-digit integer (it overflowed).
+    #[test]
+    fn found_by_the_property_test() {
+        for frame in [
+            r#"{"e":"forceOrder","o":{"s":"BTCUSDT","S":"SELL","q":"1","p":"2","ap":"2","z":"1","T":-0}}"#,
+            r#"{"e":"forceOrder","o":{"s":"BTCUSDT","S":"SELL","q":"1","p":"2","ap":"2","z":"1","T":1,"x":12882152672326076068}}"#,
+        ] {
+            assert!(force_order(frame).is_none(), "{frame}");
+            assert_eq!(
+                format!("{:?}", BinanceParser.parse(frame)),
+                format!("{:?}", BinanceParser::parse_with_serde(frame))
+            );
+        }
+    }
+
     mod fast_path_matches_serde {
         use proptest::prelude::*;
 
