@@ -451,23 +451,10 @@ mod tests {
         assert!(matches!(parser.parse(frame), Err(FrameError::Invalid(_))));
     }
 
+    /// A parser over the instrument list fixture (BTC-USDT-SWAP linear, BTC-USD-SWAP inverse).
     fn test_parser() -> OkxParser {
-        OkxParser::from_list([
-            OkxInstrument {
-                inst_id: "BTC-USDT-SWAP".into(),
-                base: "BTC".into(),
-                quote: "USDT".into(),
-                ct_val: 0.01,
-                inverse: false,
-            },
-            OkxInstrument {
-                inst_id: "BTC-USD-SWAP".into(),
-                base: "BTC".into(),
-                quote: "USD".into(),
-                ct_val: 100.0,
-                inverse: true,
-            },
-        ])
+        let list = std::fs::read_to_string("tests/fixtures/okx/instruments.json").unwrap();
+        OkxParser::from_list(parse_instruments(&list).unwrap())
     }
 
     /// Every fixture gets the same answer with and without the fast path, and the frames OKX
