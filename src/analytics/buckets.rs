@@ -89,7 +89,8 @@ impl Hasher for FxHasher {
     }
 }
 
-type FxBuild = BuildHasherDefault<FxHasher>;
+/// Builds [`FxHasher`]s, for maps keyed by names from venues' instrument lists.
+pub type FxBuild = BuildHasherDefault<FxHasher>;
 
 /// What a bucket holds.
 #[derive(Debug, Clone, Copy, PartialEq)]

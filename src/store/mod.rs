@@ -19,22 +19,23 @@ macro_rules! with_pool {
 }
 
 /// Adds the minute buckets `$minutes`, and the hour buckets they make, to the bucket tables
-/// inside the transaction `$tx`; compiled once per backend, as [`with_pool`] bodies are.
+/// inside the transaction `$tx`, binding names from `$texts`; compiled once per backend, as
+/// [`with_pool`] bodies are.
 macro_rules! upsert_buckets {
-    ($tx:ident, $minutes:ident, $greatest:expr) => {
+    ($tx:ident, $minutes:ident, $greatest:expr, $texts:ident) => {
         for (table, buckets) in [("liq_minute", &$minutes), ("liq_hour", &$minutes.hourly())] {
             let rows = buckets.sorted();
-            for chunk in chunks(&rows) {
+            execute_in_chunks(&mut $tx, &rows, |chunk| {
                 let mut qb = QueryBuilder::new(format!(
                     "INSERT INTO {table} \
                      (slot, exchange, symbol, side, base, usd, cnt, max_usd, max_price, max_ts_ms) "
                 ));
                 qb.push_values(chunk, |mut row, (k, t)| {
                     row.push_bind(k.slot)
-                        .push_bind(k.exchange.as_str())
-                        .push_bind(k.symbol)
-                        .push_bind(k.side.as_str())
-                        .push_bind(k.base)
+                        .push_bind($texts.get(k.exchange.as_str()))
+                        .push_bind($texts.get(k.symbol))
+                        .push_bind($texts.get(k.side.as_str()))
+                        .push_bind($texts.get(k.base))
                         .push_bind(t.usd)
                         .push_bind(t.count)
                         .push_bind(t.max_usd)
@@ -42,8 +43,9 @@ macro_rules! upsert_buckets {
                         .push_bind(t.max_ts_ms);
                 });
                 qb.push(bucket_upsert_sql(table, $greatest));
-                qb.build().execute(&mut *$tx).await?;
-            }
+                qb
+            })
+            .await?;
         }
     };
 }
@@ -58,16 +60,20 @@ pub use deliveries::{DeliveryRecord, DeliveryState, DeliveryStore};
 pub use market::MarketStore;
 pub use subscriptions::{Subscription, SubscriptionStore};
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use smol_str::SmolStr;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, QueryBuilder, Row};
 
+use crate::analytics::buckets::FxBuild;
 use crate::analytics::heatmap::{BinnedUsd, HeatAxis};
 use crate::analytics::{
     Largest, MinuteBuckets, MinuteRange, Summary, SummaryInput, Window, WindowRow, summarize,
@@ -95,6 +101,51 @@ fn chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
         rest = tail;
         Some(chunk)
     })
+}
+
+/// One shared copy of each text a batch binds. sqlx copies a `&str` bind into a new `String`
+/// in a new `Arc`, two allocations per bind that sqlx's SQLite worker thread then frees; an
+/// `Arc<str>` bind costs a reference count. A batch binds a few names (venues, symbols, sides)
+/// thousands of times.
+#[derive(Default)]
+struct Texts(HashMap<SmolStr, Arc<str>, FxBuild>);
+
+impl Texts {
+    fn get(&mut self, text: &str) -> Arc<str> {
+        if let Some(shared) = self.0.get(text) {
+            return Arc::clone(shared);
+        }
+        let shared: Arc<str> = Arc::from(text);
+        self.0.insert(SmolStr::new(text), Arc::clone(&shared));
+        shared
+    }
+}
+
+/// Executes the statement `statement` makes for each of [`chunks`] of `items`, in order,
+/// making the next while the database runs the current one. Binding a chunk costs about a third
+/// of what running it does on SQLite; built one after the other, the writer would wait for both.
+async fn execute_in_chunks<'a, DB, T>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    items: &'a [T],
+    mut statement: impl FnMut(&'a [T]) -> QueryBuilder<DB>,
+) -> Result<DB::QueryResult, sqlx::Error>
+where
+    DB: sqlx::Database,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    let mut chunks = chunks(items);
+    let mut next = chunks.next().map(&mut statement);
+    let mut done = DB::QueryResult::default();
+    while let Some(mut query) = next {
+        // `biased`: the statement goes to the database first, then the next one is made.
+        let (result, made) = tokio::join!(biased; query.build().execute(&mut **tx), async {
+            chunks.next().map(&mut statement)
+        });
+        done.extend([result?]);
+        next = made;
+    }
+    Ok(done)
 }
 
 /// Why a store operation failed.
@@ -381,14 +432,17 @@ fn parse_side(s: &str) -> Result<Side, StoreError> {
         .map_err(|_| StoreError::Corrupt(format!("side {s:?}")))
 }
 
-/// The columns of the raw events' primary key: what makes one forced order.
-const EVENT_KEY: &str = "ts_ms, exchange, symbol, side, price, quantity";
+/// The columns of the raw events' primary key: the coin, then what makes one forced order.
+/// The coin comes first because raw events are read one coin over a time range; it follows
+/// from the exchange and symbol, so it adds nothing to what tells two orders apart.
+const EVENT_KEY: &str = "base, ts_ms, exchange, symbol, side, price, quantity";
 
 /// An event's primary key in the store, comparable in Rust: the same forced order seen twice
 /// (after a reconnect, or by two collectors) has the same key, two distinct orders differ.
 /// Prices and quantities compare by their bits, which order positive doubles by value.
-fn event_key(e: &Liquidation) -> (i64, &str, &str, &str, u64, u64) {
+fn event_key(e: &Liquidation) -> (&str, i64, &str, &str, &str, u64, u64) {
     (
+        e.base.as_str(),
         e.ts_ms,
         e.exchange.as_str(),
         e.symbol.as_str(),
@@ -398,27 +452,83 @@ fn event_key(e: &Liquidation) -> (i64, &str, &str, &str, u64, u64) {
     )
 }
 
+/// The coins that have raw events, as a common table expression `coins(base)` for a statement
+/// that reads or deletes every coin's events over a time range through the key. One index seek
+/// per coin (a loose index scan), where `SELECT DISTINCT base` would read every event; the last
+/// row is NULL.
+const COINS: &str = "WITH RECURSIVE coins(base) AS ( \
+     SELECT MIN(base) FROM liquidations \
+     UNION ALL SELECT (SELECT MIN(l.base) FROM liquidations l WHERE l.base > coins.base) \
+     FROM coins WHERE coins.base IS NOT NULL) ";
+
+/// The statement that reads raw events from `$1` to `$2` (ms), oldest first: of the coin `$3`
+/// when `one_coin`, else of every coin. Either way a range of the key per coin.
+fn events_sql(one_coin: bool) -> String {
+    let (with, coins) = if one_coin {
+        ("", "base = $3")
+    } else {
+        (
+            COINS,
+            "base IN (SELECT base FROM coins WHERE base IS NOT NULL)",
+        )
+    };
+    format!(
+        "{with}SELECT exchange, symbol, base, quote, side, price, quantity, usd, ts_ms \
+         FROM liquidations WHERE {coins} AND ts_ms >= $1 AND ts_ms < $2 ORDER BY ts_ms"
+    )
+}
+
+/// The statement that deletes every coin's raw events before `$1` (ms): a range of the key per
+/// coin.
+fn prune_sql() -> String {
+    format!(
+        "{COINS}DELETE FROM liquidations \
+         WHERE base IN (SELECT base FROM coins WHERE base IS NOT NULL) AND ts_ms < $1"
+    )
+}
+
+/// The lowest and highest price of the coin `$1`'s raw events from `$2` to `$3` (ms).
+const PRICE_RANGE_SQL: &str = "SELECT MIN(price), MAX(price) FROM liquidations \
+     WHERE base = $1 AND ts_ms >= $2 AND ts_ms < $3 AND price > 0";
+
+/// The statement that sums the coin `$1`'s raw events from `$2` to `$3` (ms) into heatmap
+/// cells: columns of `$4` ms, price bins of `$6` from `$5`, per side. The bin is
+/// floor((price - price_min) / bin_size), computed in IEEE doubles as `HeatAxis::row` does;
+/// SQLite's CAST truncates (the same for the non-negative values every price above price_min
+/// gives), PostgreSQL's would round, hence FLOOR there.
+fn heat_sql(sqlite: bool) -> String {
+    let row = if sqlite {
+        "CAST((price - $5) / $6 AS INTEGER)"
+    } else {
+        "CAST(FLOOR((price - $5) / $6) AS BIGINT)"
+    };
+    format!(
+        "SELECT (ts_ms - $2) / $4 AS col, {row} AS bin, side, SUM(usd) FROM liquidations \
+         WHERE base = $1 AND ts_ms >= $2 AND ts_ms < $3 GROUP BY col, bin, side"
+    )
+}
+
 /// A multi-row INSERT of `chunk` into the raw events, skipping keys already stored, with
-/// `returning` appended.
-fn insert_events<DB>(chunk: &[&Liquidation], returning: &str) -> QueryBuilder<DB>
+/// `returning` appended; names are bound from `texts`.
+fn insert_events<DB>(chunk: &[&Liquidation], returning: &str, texts: &mut Texts) -> QueryBuilder<DB>
 where
     DB: sqlx::Database,
-    for<'a> &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> Arc<str>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     for<'a> f64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
     let mut qb = QueryBuilder::new(format!(
-        "INSERT INTO liquidations ({EVENT_KEY}, base, quote, usd) "
+        "INSERT INTO liquidations ({EVENT_KEY}, quote, usd) "
     ));
     qb.push_values(chunk, |mut row, e| {
-        row.push_bind(e.ts_ms)
-            .push_bind(e.exchange.as_str())
-            .push_bind(e.symbol.as_str())
-            .push_bind(e.side.as_str())
+        row.push_bind(texts.get(&e.base))
+            .push_bind(e.ts_ms)
+            .push_bind(texts.get(e.exchange.as_str()))
+            .push_bind(texts.get(&e.symbol))
+            .push_bind(texts.get(e.side.as_str()))
             .push_bind(e.price)
             .push_bind(e.quantity)
-            .push_bind(e.base.as_str())
-            .push_bind(e.quote.as_str())
+            .push_bind(texts.get(&e.quote))
             .push_bind(e.usd);
     });
     qb.push(format!(" ON CONFLICT ({EVENT_KEY}) DO NOTHING"));
@@ -434,6 +544,7 @@ impl Store for SqlStore {
         unique.sort_unstable_by(|a, b| event_key(a).cmp(&event_key(b)));
         unique.dedup_by(|a, b| event_key(a) == event_key(b));
         let greatest = self.greatest();
+        let mut texts = Texts::default();
         let inserted = with_pool!(self, pool => {
             // SQLite has one writer at a time, and almost every batch holds new events only:
             // insert without RETURNING (each returned row is a round trip through sqlx's
@@ -443,16 +554,17 @@ impl Store for SqlStore {
             let mut written = None;
             if matches!(self.backend, Backend::Sqlite(_)) {
                 let mut tx = pool.begin().await?;
-                let mut affected = 0;
-                for chunk in chunks(&unique) {
-                    affected += insert_events(chunk, "").build().execute(&mut *tx).await?.rows_affected();
-                }
+                let affected = execute_in_chunks(&mut tx, &unique, |chunk| {
+                    insert_events(chunk, "", &mut texts)
+                })
+                .await?
+                .rows_affected();
                 if usize::try_from(affected).ok() == Some(unique.len()) {
                     let mut minutes = MinuteBuckets::new();
                     for e in &unique {
                         minutes.record(e);
                     }
-                    upsert_buckets!(tx, minutes, greatest);
+                    upsert_buckets!(tx, minutes, greatest, texts);
                     tx.commit().await?;
                     written = Some(unique.len());
                 } else {
@@ -466,13 +578,14 @@ impl Store for SqlStore {
                     let mut fresh = vec![false; unique.len()];
                     let returning = format!(" RETURNING {EVENT_KEY}");
                     for chunk in chunks(&unique) {
-                        let keys: Vec<(i64, String, String, String, f64, f64)> =
-                            insert_events(chunk, &returning)
+                        let keys: Vec<(String, i64, String, String, String, f64, f64)> =
+                            insert_events(chunk, &returning, &mut texts)
                                 .build_query_as()
                                 .fetch_all(&mut *tx)
                                 .await?;
-                        for (ts_ms, exchange, symbol, side, price, quantity) in &keys {
+                        for (base, ts_ms, exchange, symbol, side, price, quantity) in &keys {
                             let key = (
+                                base.as_str(),
                                 *ts_ms,
                                 exchange.as_str(),
                                 symbol.as_str(),
@@ -489,7 +602,7 @@ impl Store for SqlStore {
                     for (e, _) in unique.iter().zip(&fresh).filter(|(_, fresh)| **fresh) {
                         minutes.record(e);
                     }
-                    upsert_buckets!(tx, minutes, greatest);
+                    upsert_buckets!(tx, minutes, greatest, texts);
                     tx.commit().await?;
                     fresh.iter().filter(|f| **f).count()
                 }
@@ -599,10 +712,8 @@ impl Store for SqlStore {
         to_ms: i64,
         coin: &str,
     ) -> Result<Option<(f64, f64)>, StoreError> {
-        let sql = "SELECT MIN(price), MAX(price) FROM liquidations \
-                   WHERE base = $1 AND ts_ms >= $2 AND ts_ms < $3 AND price > 0";
         let (lo, hi): (Option<f64>, Option<f64>) = with_pool!(self, pool => {
-            sqlx::query_as(sql)
+            sqlx::query_as(PRICE_RANGE_SQL)
                 .bind(coin)
                 .bind(from_ms)
                 .bind(to_ms)
@@ -613,17 +724,7 @@ impl Store for SqlStore {
     }
 
     async fn heat_cells(&self, coin: &str, axis: &HeatAxis) -> Result<Vec<BinnedUsd>, StoreError> {
-        // The bin is floor((price - price_min) / bin_size), computed in IEEE doubles as
-        // `HeatAxis::row` does; SQLite's CAST truncates (the same for the non-negative values
-        // every price above price_min gives), PostgreSQL's would round, hence FLOOR there.
-        let row = match self.backend {
-            Backend::Sqlite(_) => "CAST((price - $5) / $6 AS INTEGER)",
-            Backend::Postgres(_) => "CAST(FLOOR((price - $5) / $6) AS BIGINT)",
-        };
-        let sql = format!(
-            "SELECT (ts_ms - $2) / $4 AS col, {row} AS bin, side, SUM(usd) FROM liquidations \
-             WHERE base = $1 AND ts_ms >= $2 AND ts_ms < $3 GROUP BY col, bin, side"
-        );
+        let sql = heat_sql(matches!(self.backend, Backend::Sqlite(_)));
         let rows: Vec<(i64, i64, String, f64)> = with_pool!(self, pool => {
             sqlx::query_as(AssertSqlSafe(sql))
                 .bind(coin)
@@ -653,14 +754,8 @@ impl Store for SqlStore {
         to_ms: i64,
         coin: Option<&str>,
     ) -> Result<Vec<Liquidation>, StoreError> {
-        // One coin through the (base, ts_ms) index; all coins through the primary key, which
-        // starts with the time.
-        let coins = if coin.is_some() { "base = $3 AND " } else { "" };
-        let sql = format!(
-            "SELECT exchange, symbol, base, quote, side, price, quantity, usd, ts_ms FROM liquidations \
-             WHERE {coins}ts_ms >= $1 AND ts_ms < $2 ORDER BY ts_ms"
-        );
         with_pool!(self, pool => {
+            let sql = events_sql(coin.is_some());
             let mut q = sqlx::query(AssertSqlSafe(sql)).bind(from_ms).bind(to_ms);
             if let Some(coin) = coin {
                 q = q.bind(coin);
@@ -701,8 +796,7 @@ impl Store for SqlStore {
     async fn prune(&self, before_ms: i64) -> Result<u64, StoreError> {
         Ok(with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            // A range of the primary key, which starts with the time.
-            let raw = sqlx::query("DELETE FROM liquidations WHERE ts_ms < $1")
+            let raw = sqlx::query(AssertSqlSafe(prune_sql()))
             .bind(before_ms)
             .execute(&mut *tx)
             .await?
@@ -807,7 +901,8 @@ mod tests {
             .await
             .unwrap()
         });
-        assert_eq!(indexes, ["liquidations_base_ts"]);
+        // The later move to the coin-first key dropped the last one.
+        assert_eq!(indexes, Vec::<String>::new());
         // New events keep the bucket's largest up to date.
         let mut bigger = store.events(0, 120_000, None).await.unwrap()[0].clone();
         bigger.usd = 9_000.0;
@@ -877,10 +972,10 @@ mod tests {
         }
     }
 
-    /// Opens a store written under the text key and checks that its events survive the move
-    /// to the natural key exactly, that the same events are still recognised as stored, and
-    /// that new ones are not.
-    async fn check_natural_key_migration(store: &SqlStore, old: &[Liquidation]) {
+    /// Checks a store written under an earlier key, now opened: its events survived the move
+    /// exactly, the same events are still recognised as stored, new ones are not, and pruning
+    /// deletes by time.
+    async fn check_moved_events(store: &SqlStore, old: &[Liquidation]) {
         let mut kept = store.events(0, i64::MAX, Some("BTC")).await.unwrap();
         kept.sort_by_key(|e| e.ts_ms);
         assert_eq!(kept, old, "{}", store.backend_name());
@@ -899,43 +994,99 @@ mod tests {
         assert_eq!(store.events(0, i64::MAX, Some("BTC")).await.unwrap(), [new]);
     }
 
-    fn natural_key_index(migrations: &[&str]) -> usize {
-        migrations
-            .iter()
-            .position(|m| m.contains("(ts_ms, exchange, symbol, side, price, quantity)"))
-            .unwrap()
+    /// Every statement that reads or deletes raw events finds them through the key, per coin:
+    /// SQLite's plan searches the table and never scans it.
+    #[tokio::test]
+    async fn raw_events_are_read_and_pruned_through_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
+        let store = SqlStore::open(&url).await.unwrap();
+        let Backend::Sqlite(pool) = &store.backend else {
+            unreachable!()
+        };
+        for sql in [
+            events_sql(true),
+            events_sql(false),
+            prune_sql(),
+            PRICE_RANGE_SQL.to_owned(),
+            heat_sql(true),
+        ] {
+            let plan: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                    .fetch_all(pool)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            let plan: Vec<String> = plan.into_iter().map(|(.., detail)| detail).collect();
+            let plan = plan.join("; ");
+            assert!(
+                plan.contains(
+                    "SEARCH liquidations USING PRIMARY KEY (base=? AND ts_ms>? AND ts_ms<?)"
+                ) || plan.contains("SEARCH liquidations USING PRIMARY KEY (base=? AND ts_ms<?)"),
+                "{sql}: {plan}"
+            );
+            assert!(!plan.contains("SCAN liquidations"), "{sql}: {plan}");
+        }
+        store.close().await;
     }
 
-    #[tokio::test]
-    async fn events_stored_under_the_text_key_move_to_the_natural_key() {
+    /// The 0-based place of the first migration containing `marker`.
+    fn migration_index(migrations: &[&str], marker: &str) -> usize {
+        migrations.iter().position(|m| m.contains(marker)).unwrap()
+    }
+
+    /// Events as the natural key (time, exchange, symbol, side, price, quantity) stored them.
+    fn natural_key_rows(events: &[Liquidation]) -> String {
+        events
+            .iter()
+            .map(|e| {
+                format!(
+                    "INSERT INTO liquidations (ts_ms, exchange, symbol, side, price, quantity, base, quote, usd) \
+                     VALUES ({}, '{}', '{}', '{}', {:?}, {:?}, '{}', '{}', {:?});",
+                    e.ts_ms,
+                    e.exchange.as_str(),
+                    e.symbol,
+                    e.side.as_str(),
+                    e.price,
+                    e.quantity,
+                    e.base,
+                    e.quote,
+                    e.usd
+                )
+            })
+            .collect()
+    }
+
+    /// Builds a store just before the first migration containing `marker`, on SQLite and (when
+    /// `.ci/run` names a server) on PostgreSQL, writes `old` with `rows`, opens it as this
+    /// version and checks the events with [`check_moved_events`].
+    async fn check_key_migration(marker: &str, rows: fn(&[Liquidation]) -> String) {
         let old = [
             event(1_000, 100.1, Side::Long),
             event(2_000, 99.7, Side::Short),
         ];
-        let target = natural_key_index(schema::SQLITE);
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("old.db").display());
         let options = SqliteConnectOptions::from_str(&url)
             .unwrap()
             .create_if_missing(true);
         let pool = SqlitePool::connect_with(options).await.unwrap();
-        let setup = schema_before(schema::SQLITE, target) + &old_rows(&old);
+        let setup =
+            schema_before(schema::SQLITE, migration_index(schema::SQLITE, marker)) + &rows(&old);
         sqlx::raw_sql(AssertSqlSafe(setup))
             .execute(&pool)
             .await
             .unwrap();
         pool.close().await;
         let store = SqlStore::open(&url).await.unwrap();
-        check_natural_key_migration(&store, &old).await;
+        check_moved_events(&store, &old).await;
         store.close().await;
 
-        // PostgreSQL too, when `.ci/run` names a server.
         let Ok(admin_url) = std::env::var("LIQBOT_TEST_DATABASE_URL") else {
             return;
         };
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+            .map_or(0, |d| d.as_nanos());
         // Named like the integration tests' databases, which drop ones left behind.
         let name = format!("liqbot_t_{now}_{}_migration", std::process::id());
         let admin = PgPool::connect(&admin_url).await.unwrap();
@@ -946,19 +1097,35 @@ mod tests {
         let (base, _) = admin_url.rsplit_once('/').unwrap();
         let url = format!("{base}/{name}");
         let pool = PgPool::connect(&url).await.unwrap();
-        let setup =
-            schema_before(schema::POSTGRES, natural_key_index(schema::POSTGRES)) + &old_rows(&old);
+        let setup = schema_before(schema::POSTGRES, migration_index(schema::POSTGRES, marker))
+            + &rows(&old);
         sqlx::raw_sql(AssertSqlSafe(setup))
             .execute(&pool)
             .await
             .unwrap();
         pool.close().await;
         let store = SqlStore::open(&url).await.unwrap();
-        check_natural_key_migration(&store, &old).await;
+        check_moved_events(&store, &old).await;
         store.close().await;
         sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
             .execute(&admin)
             .await
             .unwrap();
+    }
+
+    /// A store from before the natural key, through every later key change.
+    #[tokio::test]
+    async fn events_stored_under_the_text_key_move_to_the_natural_key() {
+        check_key_migration("(ts_ms, exchange, symbol, side, price, quantity)", old_rows).await;
+    }
+
+    /// A store under the natural key moves to the coin-first key.
+    #[tokio::test]
+    async fn events_stored_under_the_natural_key_move_to_the_coin_key() {
+        check_key_migration(
+            "(base, ts_ms, exchange, symbol, side, price, quantity)",
+            natural_key_rows,
+        )
+        .await;
     }
 }

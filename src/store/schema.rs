@@ -50,6 +50,7 @@ CREATE TABLE liq_hour (
     STORE_PROBE,
     BUCKET_LARGEST_SQLITE,
     NATURAL_KEY_SQLITE,
+    COIN_KEY_SQLITE,
 ];
 
 /// Market context: candles, open interest, Fear & Greed.
@@ -127,6 +128,7 @@ CREATE TABLE liq_hour (
     STORE_PROBE,
     BUCKET_LARGEST_POSTGRES,
     NATURAL_KEY_POSTGRES,
+    COIN_KEY_POSTGRES,
 ];
 
 /// Each bucket keeps the price and time of its largest liquidation, so the largest of a window
@@ -206,6 +208,43 @@ CREATE INDEX liquidations_base_ts ON liquidations (base, ts_ms, price, usd, side
 const NATURAL_KEY_POSTGRES: &str = r"
 ALTER TABLE liquidations DROP COLUMN dedup_key;
 ALTER TABLE liquidations ADD PRIMARY KEY (ts_ms, exchange, symbol, side, price, quantity);
+";
+
+/// Raw events keyed by coin first, then time: `(base, ts_ms, exchange, symbol, side, price,
+/// quantity)`. Every reader of raw events but one asks for one coin over a time range (heatmaps,
+/// level maps, price ranges), which is now a range of the key itself, so the coin index
+/// (`liquidations_base_ts`) goes: it was a second B-tree written per event, about a third of
+/// SQLite's insert time. The base follows from the exchange and symbol, so the key identifies the
+/// same forced orders as before. On SQLite the table is rebuilt (a WITHOUT ROWID table cannot
+/// change its key).
+const COIN_KEY_SQLITE: &str = r"
+CREATE TABLE liquidations_by_coin (
+    ts_ms    INTEGER NOT NULL,
+    exchange TEXT NOT NULL,
+    symbol   TEXT NOT NULL,
+    side     TEXT NOT NULL,
+    price    REAL NOT NULL,
+    quantity REAL NOT NULL,
+    base     TEXT NOT NULL,
+    quote    TEXT NOT NULL,
+    usd      REAL NOT NULL,
+    PRIMARY KEY (base, ts_ms, exchange, symbol, side, price, quantity)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO liquidations_by_coin
+    (ts_ms, exchange, symbol, side, price, quantity, base, quote, usd)
+    SELECT ts_ms, exchange, symbol, side, price, quantity, base, quote, usd
+    FROM liquidations ORDER BY base, ts_ms;
+DROP TABLE liquidations;
+ALTER TABLE liquidations_by_coin RENAME TO liquidations;
+";
+
+/// See [`COIN_KEY_SQLITE`]. The key's index carries `usd` too, so a heatmap's read stays within
+/// the index, as it did within `liquidations_base_ts`.
+const COIN_KEY_POSTGRES: &str = r"
+DROP INDEX liquidations_base_ts;
+ALTER TABLE liquidations DROP CONSTRAINT liquidations_pkey;
+ALTER TABLE liquidations ADD PRIMARY KEY (base, ts_ms, exchange, symbol, side, price, quantity)
+    INCLUDE (usd);
 ";
 
 /// One row rewritten at start (and by health checks): proves the store can be written.
