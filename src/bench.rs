@@ -254,7 +254,7 @@ pub async fn ingest_report(
     // As in the bot: parsing on its own thread (the sources' tasks), one message per frame
     // through a bounded queue to the writer, which batches and stores.
     let start = Instant::now();
-    let (tx, rx) = tokio::sync::mpsc::channel(1_024);
+    let (tx, rx) = tokio::sync::mpsc::channel(crate::ingest::EVENT_QUEUE);
     let stats = Arc::new(crate::ingest::IngestStats::default());
     let writer = tokio::spawn(crate::ingest::run_writer(
         Arc::clone(&store),

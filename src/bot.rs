@@ -24,8 +24,6 @@ use crate::sources::venues::{self, RunningSource};
 use crate::store::{DeliveryStore as _, SqlStore};
 use crate::telegram::{self, RunningTelegram};
 
-/// Parsed event batches waiting for the writer; when full, sources wait (backpressure).
-const EVENT_QUEUE: usize = 1_024;
 /// Stored batches waiting for the alert engine; when full, the writer skips it (logged).
 const ALERT_QUEUE: usize = 1_024;
 
@@ -67,7 +65,7 @@ impl Bot {
                     config.store.url_masked()
                 )
             })?;
-        let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+        let (tx, rx) = mpsc::channel(crate::ingest::EVENT_QUEUE);
         let shutdown = CancellationToken::new();
         let ingest = Arc::new(IngestStats::default());
         let settings = WriterSettings {

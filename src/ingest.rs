@@ -18,6 +18,12 @@ use crate::model::Liquidation;
 use crate::sources::ws::Backoff;
 use crate::store::Store;
 
+/// Parsed event batches (one per frame) waiting for the writer; when full, sources wait
+/// (backpressure). It holds what arrives while a batch is written, so that under load the next
+/// batch is ready when the writer is: with 1,024, a burst's batches were about 1,200 events and
+/// sources waited on the writer while the writer waited on them.
+pub const EVENT_QUEUE: usize = 8_192;
+
 /// A batch takes what is queued up to this many times `batch_size`.
 const QUEUED_BATCHES: usize = 10;
 

@@ -18,38 +18,6 @@ macro_rules! with_pool {
     };
 }
 
-/// Adds the minute buckets `$minutes`, and the hour buckets they make, to the bucket tables
-/// inside the transaction `$tx`, binding names from `$texts`; compiled once per backend, as
-/// [`with_pool`] bodies are.
-macro_rules! upsert_buckets {
-    ($tx:ident, $minutes:ident, $greatest:expr, $texts:ident) => {
-        for (table, buckets) in [("liq_minute", &$minutes), ("liq_hour", &$minutes.hourly())] {
-            let rows = buckets.sorted();
-            execute_in_chunks(&mut $tx, &rows, |chunk| {
-                let mut qb = QueryBuilder::new(format!(
-                    "INSERT INTO {table} \
-                     (slot, exchange, symbol, side, base, usd, cnt, max_usd, max_price, max_ts_ms) "
-                ));
-                qb.push_values(chunk, |mut row, (k, t)| {
-                    row.push_bind(k.slot)
-                        .push_bind($texts.get(k.exchange.as_str()))
-                        .push_bind($texts.get(k.symbol))
-                        .push_bind($texts.get(k.side.as_str()))
-                        .push_bind($texts.get(k.base))
-                        .push_bind(t.usd)
-                        .push_bind(t.count)
-                        .push_bind(t.max_usd)
-                        .push_bind(t.max_price)
-                        .push_bind(t.max_ts_ms);
-                });
-                qb.push(bucket_upsert_sql(table, $greatest));
-                qb
-            })
-            .await?;
-        }
-    };
-}
-
 mod deliveries;
 mod market;
 mod nodelay;
@@ -73,7 +41,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, QueryBuilder, Row};
 
-use crate::analytics::buckets::FxBuild;
+use crate::analytics::buckets::{BucketKey, BucketTotals, FxBuild};
 use crate::analytics::heatmap::{BinnedUsd, HeatAxis};
 use crate::analytics::{
     Largest, MinuteBuckets, MinuteRange, Summary, SummaryInput, Window, WindowRow, summarize,
@@ -121,28 +89,61 @@ impl Texts {
     }
 }
 
-/// Executes the statement `statement` makes for each of [`chunks`] of `items`, in order,
-/// making the next while the database runs the current one. Binding a chunk costs about a third
-/// of what running it does on SQLite; built one after the other, the writer would wait for both.
-async fn execute_in_chunks<'a, DB, T>(
+/// One statement of a batch's write: a chunk of raw events, or of bucket rows for a table.
+enum Part<'a> {
+    Events(&'a [&'a Liquidation]),
+    Buckets(&'static str, &'a [(BucketKey<'a>, &'a BucketTotals)]),
+}
+
+impl Part<'_> {
+    /// The statement that writes this part (events skip keys already stored), binding names
+    /// from `texts`; `greatest` is the backend's `max` of two values.
+    fn statement<DB>(&self, greatest: &str, texts: &mut Texts) -> QueryBuilder<DB>
+    where
+        DB: sqlx::Database,
+        for<'a> Arc<str>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+        for<'a> f64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+        for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    {
+        match self {
+            Self::Events(chunk) => insert_events(chunk, "", texts),
+            Self::Buckets(table, rows) => upsert_buckets(table, rows, greatest, texts),
+        }
+    }
+}
+
+/// A batch's statements, in order: its `events`, then the minute and hour bucket rows.
+fn parts<'a>(
+    events: &'a [&'a Liquidation],
+    minutes: &'a [(BucketKey<'a>, &'a BucketTotals)],
+    hours: &'a [(BucketKey<'a>, &'a BucketTotals)],
+) -> impl Iterator<Item = Part<'a>> {
+    chunks(events)
+        .map(Part::Events)
+        .chain(chunks(minutes).map(|c| Part::Buckets("liq_minute", c)))
+        .chain(chunks(hours).map(|c| Part::Buckets("liq_hour", c)))
+}
+
+/// Executes `statements` in order inside `tx`, making the next one while the database runs
+/// the current one, and returns each one's result. Binding a chunk costs about a third of what
+/// running it does on SQLite; made one after the other, SQLite would wait for every one.
+async fn execute_pipelined<DB>(
     tx: &mut sqlx::Transaction<'_, DB>,
-    items: &'a [T],
-    mut statement: impl FnMut(&'a [T]) -> QueryBuilder<DB>,
-) -> Result<DB::QueryResult, sqlx::Error>
+    mut statements: impl Iterator<Item = QueryBuilder<DB>>,
+) -> Result<Vec<DB::QueryResult>, sqlx::Error>
 where
     DB: sqlx::Database,
     DB::Arguments: sqlx::IntoArguments<DB>,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
-    let mut chunks = chunks(items);
-    let mut next = chunks.next().map(&mut statement);
-    let mut done = DB::QueryResult::default();
+    let mut next = statements.next();
+    let mut done = Vec::new();
     while let Some(mut query) = next {
         // `biased`: the statement goes to the database first, then the next one is made.
         let (result, made) = tokio::join!(biased; query.build().execute(&mut **tx), async {
-            chunks.next().map(&mut statement)
+            statements.next()
         });
-        done.extend([result?]);
+        done.push(result?);
         next = made;
     }
     Ok(done)
@@ -508,6 +509,40 @@ fn heat_sql(sqlite: bool) -> String {
     )
 }
 
+/// A multi-row upsert of bucket `rows` into `table`, adding them to the rows there; names are
+/// bound from `texts`.
+fn upsert_buckets<DB>(
+    table: &str,
+    rows: &[(BucketKey<'_>, &BucketTotals)],
+    greatest: &str,
+    texts: &mut Texts,
+) -> QueryBuilder<DB>
+where
+    DB: sqlx::Database,
+    for<'a> Arc<str>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> f64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut qb = QueryBuilder::new(format!(
+        "INSERT INTO {table} \
+         (slot, exchange, symbol, side, base, usd, cnt, max_usd, max_price, max_ts_ms) "
+    ));
+    qb.push_values(rows, |mut row, (k, t)| {
+        row.push_bind(k.slot)
+            .push_bind(texts.get(k.exchange.as_str()))
+            .push_bind(texts.get(k.symbol))
+            .push_bind(texts.get(k.side.as_str()))
+            .push_bind(texts.get(k.base))
+            .push_bind(t.usd)
+            .push_bind(t.count)
+            .push_bind(t.max_usd)
+            .push_bind(t.max_price)
+            .push_bind(t.max_ts_ms);
+    });
+    qb.push(bucket_upsert_sql(table, greatest));
+    qb
+}
+
 /// A multi-row INSERT of `chunk` into the raw events, skipping keys already stored, with
 /// `returning` appended; names are bound from `texts`.
 fn insert_events<DB>(chunk: &[&Liquidation], returning: &str, texts: &mut Texts) -> QueryBuilder<DB>
@@ -553,18 +588,24 @@ impl Store for SqlStore {
             // PostgreSQL instances may share events, so they always ask.
             let mut written = None;
             if matches!(self.backend, Backend::Sqlite(_)) {
+                // The buckets as if every event is new; when one is not, the whole transaction
+                // is rolled back, buckets with it.
+                let mut minutes = MinuteBuckets::new();
+                for e in &unique {
+                    minutes.record(e);
+                }
+                let hours = minutes.hourly();
+                let (minute_rows, hour_rows) = (minutes.sorted(), hours.sorted());
                 let mut tx = pool.begin().await?;
-                let affected = execute_in_chunks(&mut tx, &unique, |chunk| {
-                    insert_events(chunk, "", &mut texts)
-                })
-                .await?
-                .rows_affected();
+                let statements = parts(&unique, &minute_rows, &hour_rows)
+                    .map(|part| part.statement(greatest, &mut texts));
+                let results = execute_pipelined(&mut tx, statements).await?;
+                let affected: u64 = results
+                    .iter()
+                    .take(chunks(&unique).count())
+                    .map(|r| r.rows_affected())
+                    .sum();
                 if usize::try_from(affected).ok() == Some(unique.len()) {
-                    let mut minutes = MinuteBuckets::new();
-                    for e in &unique {
-                        minutes.record(e);
-                    }
-                    upsert_buckets!(tx, minutes, greatest, texts);
                     tx.commit().await?;
                     written = Some(unique.len());
                 } else {
@@ -602,7 +643,11 @@ impl Store for SqlStore {
                     for (e, _) in unique.iter().zip(&fresh).filter(|(_, fresh)| **fresh) {
                         minutes.record(e);
                     }
-                    upsert_buckets!(tx, minutes, greatest, texts);
+                    let hours = minutes.hourly();
+                    let (minute_rows, hour_rows) = (minutes.sorted(), hours.sorted());
+                    let statements = parts(&[], &minute_rows, &hour_rows)
+                        .map(|part| part.statement(greatest, &mut texts));
+                    execute_pipelined(&mut tx, statements).await?;
                     tx.commit().await?;
                     fresh.iter().filter(|f| **f).count()
                 }
