@@ -25,6 +25,7 @@ use std::fmt;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use super::scan::Scanner;
 use super::{EntryCollector, FrameError, Parsed, parse_decimal};
 use smol_str::StrExt;
 
@@ -97,7 +98,18 @@ impl BybitParser {
 
     /// Parses one text frame. Subscription acknowledgements and pongs are control frames; a
     /// refused request (`"success":false`) is [`FrameError::Venue`].
+    ///
+    /// A plain `allLiquidation` frame is read by the strict scanner ([`topic_entries`]);
+    /// anything it declines goes to serde_json, which answers as it would have alone.
     pub fn parse(&self, text: &str) -> Result<Parsed, FrameError> {
+        if let Some(entries) = topic_entries(text) {
+            return self.collect(&entries);
+        }
+        self.parse_with_serde(text)
+    }
+
+    /// [`Self::parse`] without the fast path: what every frame the fast path declines gets.
+    fn parse_with_serde(&self, text: &str) -> Result<Parsed, FrameError> {
         let frame: Frame<'_> = serde_json::from_str(text)?;
         if frame.topic.starts_with(TOPIC_PREFIX) {
             let entries = frame
@@ -227,6 +239,86 @@ pub fn encode(contract: BybitContract, symbol: &str, events: &[Liquidation]) -> 
     .to_string()
 }
 
+/// The entries of a plain `allLiquidation` frame, as [`Frame`] would read them, by the strict
+/// scanner: an object with a `topic` of the channel and a `data` array of flat entries, each
+/// field once, strings without escapes and `T` an integer. `None` for anything else (a reply, a
+/// string time, an escape, a repeated field, bytes that are not JSON), for serde_json.
+fn topic_entries(text: &str) -> Option<Vec<Entry<'_>>> {
+    let mut s = Scanner::new(text);
+    s.eat(b'{')?;
+    let (mut topic, mut entries) = (None, None);
+    let mut first = true;
+    while let Some(key) = s.next_key(first)? {
+        first = false;
+        match key {
+            "topic" => {
+                if topic.replace(s.string()?).is_some() {
+                    return None;
+                }
+            }
+            "data" => {
+                let mut list = Vec::new();
+                s.eat(b'[')?;
+                let mut first = true;
+                while s.next_element(first)? {
+                    first = false;
+                    list.push(scan_entry(&mut s)?);
+                }
+                if entries.replace(list).is_some() {
+                    return None;
+                }
+            }
+            // The other fields [`Frame`] reads: a reply, for serde_json.
+            "op" | "success" | "ret_msg" => return None,
+            _ => s.skip_scalar()?,
+        }
+    }
+    s.end()?;
+    topic?.starts_with(TOPIC_PREFIX).then_some(())?;
+    entries
+}
+
+/// One entry of `data`: every field [`Entry`] reads, once each.
+fn scan_entry<'a>(s: &mut Scanner<'a>) -> Option<Entry<'a>> {
+    s.eat(b'{')?;
+    // s, S, v, p
+    let mut fields: [Option<&'a str>; 4] = [None; 4];
+    let mut time = None;
+    let mut first = true;
+    while let Some(key) = s.next_key(first)? {
+        first = false;
+        let slot = match key {
+            "s" => 0,
+            "S" => 1,
+            "v" => 2,
+            "p" => 3,
+            "T" => {
+                if time.replace(s.integer()?).is_some() {
+                    return None;
+                }
+                continue;
+            }
+            _ => {
+                s.skip_scalar()?;
+                continue;
+            }
+        };
+        if fields[slot].replace(s.string()?).is_some() {
+            return None;
+        }
+    }
+    let [Some(symbol), Some(side), Some(v), Some(p)] = fields else {
+        return None;
+    };
+    Some(Entry {
+        time: time?,
+        s: Cow::Borrowed(symbol),
+        side: Cow::Borrowed(side),
+        v: Cow::Borrowed(v),
+        p: Cow::Borrowed(p),
+    })
+}
+
 /// Any Bybit public frame: a topic message or a reply to `subscribe` / `ping`.
 #[derive(Deserialize)]
 struct Frame<'a> {
@@ -316,6 +408,107 @@ mod tests {
                 parser.parse(&frame).unwrap().events[0].ts_ms,
                 1_700_000_000_000
             );
+        }
+    }
+
+    mod fast_path_matches_serde {
+        use proptest::prelude::*;
+
+        use super::super::*;
+        use crate::sources::scan::arb::{decimal, edited, field, object, other_value};
+
+        fn frame() -> impl Strategy<Value = String> {
+            prop::sample::select(vec!["", " ", "\r\n", "\t "]).prop_flat_map(|ws| {
+                let entry = object(
+                    vec![
+                        (
+                            "T",
+                            field(prop_oneof![
+                                8 => (0..2_000_000_000_000_i64).prop_map(|n| n.to_string()),
+                                1 => any::<i64>().prop_map(|n| n.to_string()),
+                                1 => (0..2_000_000_000_000_i64).prop_map(|n| format!("\"{n}\"")),
+                            ]),
+                        ),
+                        ("s", field(Just("\"BTCUSDT\"".to_owned()))),
+                        (
+                            "S",
+                            field(
+                                prop::sample::select(vec!["\"Buy\"", "\"Sell\"", "\"Hold\""])
+                                    .prop_map(str::to_owned),
+                            ),
+                        ),
+                        ("v", field(decimal())),
+                        ("p", field(decimal())),
+                    ],
+                    &["T", "s", "S", "v", "p"],
+                    ws,
+                );
+                let data = prop_oneof![
+                    8 => prop::collection::vec(entry, 0..4)
+                        .prop_map(move |entries| format!("[{ws}{}{ws}]", entries.join(","))),
+                    1 => other_value(),
+                ];
+                let topic = field(
+                    prop::sample::select(vec![
+                        "\"allLiquidation.BTCUSDT\"",
+                        "\"allLiquidation.BTCUSDT\"",
+                        "\"allLiquidation.BTCUSDT\"",
+                        "\"tickers.BTCUSDT\"",
+                    ])
+                    .prop_map(str::to_owned),
+                );
+                let envelope = object(
+                    vec![
+                        ("topic", topic),
+                        ("type", field(Just("\"snapshot\"".to_owned()))),
+                        ("ts", field(Just("1700000000000".to_owned()))),
+                        ("data", data.boxed()),
+                    ],
+                    &["topic", "data", "op", "success", "ret_msg"],
+                    ws,
+                );
+                edited(envelope, ws)
+            })
+        }
+
+        /// The frames above exercise both paths, and events come out of both.
+        #[test]
+        fn frames_take_both_paths() {
+            use proptest::strategy::ValueTree;
+            let parser = BybitParser::new(BybitContract::Linear);
+            let mut runner = proptest::test_runner::TestRunner::deterministic();
+            let (mut fast, mut events) = (0, 0);
+            for _ in 0..2_000 {
+                let frame = frame().new_tree(&mut runner).unwrap().current();
+                fast += usize::from(topic_entries(&frame).is_some());
+                events += usize::from(
+                    parser
+                        .parse_with_serde(&frame)
+                        .is_ok_and(|p| !p.events.is_empty()),
+                );
+            }
+            assert!(
+                (200..1_600).contains(&fast),
+                "{fast} of 2000 on the fast path"
+            );
+            assert!(events > 100, "{events} of 2000 with events");
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4_000))]
+
+            /// Whatever the frame, the parser answers as serde_json alone would, on both
+            /// contract kinds.
+            #[test]
+            fn on_any_frame(frame in frame()) {
+                for contract in [BybitContract::Linear, BybitContract::Inverse] {
+                    let parser = BybitParser::new(contract);
+                    prop_assert_eq!(
+                        format!("{:?}", parser.parse(&frame)),
+                        format!("{:?}", parser.parse_with_serde(&frame))
+                    );
+                }
+            }
         }
     }
 
