@@ -126,7 +126,7 @@ async fn an_event_stored_twice_is_kept_and_counted_once() {
 }
 
 #[tokio::test]
-async fn window_rows_match_a_brute_force_sum_over_raw_events() {
+async fn window_rows_and_totals_match_a_brute_force_sum_over_raw_events() {
     let events = spread_events();
     for t in all_stores().await {
         for chunk in events.chunks(700) {
@@ -158,7 +158,16 @@ async fn window_rows_match_a_brute_force_sum_over_raw_events() {
         for range in ranges {
             for coin in [None, Some("ETH"), Some("SOL")] {
                 let got = t.store.window_rows(range, coin).await.unwrap();
-                assert_rows_close(t.name, &got, &brute_force(&events, range, coin));
+                let want = brute_force(&events, range, coin);
+                assert_rows_close(t.name, &got, &want);
+                // The previous window's total, as a summary reads it: the same rows, summed.
+                let usd = t.store.window_usd(range, coin).await.unwrap();
+                let want: f64 = want.iter().map(|r| r.usd).sum();
+                assert!(
+                    (usd - want).abs() < 1e-6 * want.max(1.0),
+                    "{}: {usd} vs {want} over {range:?} {coin:?}",
+                    t.name
+                );
             }
         }
     }

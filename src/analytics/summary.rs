@@ -90,8 +90,8 @@ pub struct SummaryInput {
     pub range: MinuteRange,
     /// Rows for `range`.
     pub current: Vec<WindowRow>,
-    /// Rows for `range.previous()`.
-    pub previous: Vec<WindowRow>,
+    /// USD liquidated in `range.previous()`.
+    pub previous_usd: f64,
     /// The largest single liquidation in `range`.
     pub largest: Option<Largest>,
     /// The first minute (in ms) the store holds data for; `None` for an empty store.
@@ -180,7 +180,7 @@ pub fn summarize(input: SummaryInput) -> Summary {
     let covered_start = since.map_or(range.end_ms(), |s| s.max(range.start_ms()));
     let covered_minutes = ((range.end_ms() - covered_start).max(0)) / 60_000;
     let previous_complete = since.is_some_and(|s| s <= range.previous().start_ms());
-    let previous_usd = previous_complete.then(|| input.previous.iter().map(|r| r.usd).sum::<f64>());
+    let previous_usd = previous_complete.then_some(input.previous_usd);
     let change_pct = previous_usd
         .filter(|p| *p > 0.0)
         .map(|p| (total.usd - p) / p * 100.0);

@@ -4,8 +4,9 @@
 //! Writes come in batches. Each batch inserts the raw events it has not seen before (the dedup
 //! key is the primary key, so an event seen twice, after a reconnect or by two collectors, is
 //! stored once) and adds only those new events to the buckets, in one transaction. Window
-//! queries read the buckets, never the raw events: a 24h answer is at most 120 minute rows and
-//! 24 hour rows per exchange, symbol and side, however much history there is.
+//! queries read the buckets, never the raw events: a 24h answer is at most 60 minute rows and
+//! 25 hour rows per series (an exchange, symbol and side, numbered in `liq_series`), however
+//! much history there is.
 
 /// Runs `$body` with `$pool` bound to the backend's pool; the body is compiled once per
 /// backend, so the same query code serves both.
@@ -31,7 +32,7 @@ pub use subscriptions::{Subscription, SubscriptionStore};
 use std::collections::HashMap;
 use std::future::Future;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use smol_str::SmolStr;
@@ -89,10 +90,35 @@ impl Texts {
     }
 }
 
+/// A bucket row to write: its slot, its series' number and its totals.
+type BucketRow<'a> = (i64, i64, &'a BucketTotals);
+
+/// `buckets` keyed by their series' numbers in `ids`, in key order, the order every writer
+/// locks rows in.
+fn bucket_rows<'a>(
+    buckets: &[(BucketKey<'_>, &'a BucketTotals)],
+    ids: &SeriesIds,
+) -> Result<Vec<BucketRow<'a>>, StoreError> {
+    let mut rows = buckets
+        .iter()
+        .map(|(k, totals)| {
+            let series = ids.get(k.exchange, k.symbol, k.side).ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "no series number for {} {} {}",
+                    k.exchange, k.symbol, k.side
+                ))
+            })?;
+            Ok((k.slot, series, *totals))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    rows.sort_unstable_by_key(|&(slot, series, _)| (slot, series));
+    Ok(rows)
+}
+
 /// One statement of a batch's write: a chunk of raw events, or of bucket rows for a table.
 enum Part<'a> {
     Events(&'a [&'a Liquidation]),
-    Buckets(&'static str, &'a [(BucketKey<'a>, &'a BucketTotals)]),
+    Buckets(&'static str, &'a [BucketRow<'a>]),
 }
 
 impl Part<'_> {
@@ -107,7 +133,7 @@ impl Part<'_> {
     {
         match self {
             Self::Events(chunk) => insert_events(chunk, "", texts),
-            Self::Buckets(table, rows) => upsert_buckets(table, rows, greatest, texts),
+            Self::Buckets(table, rows) => upsert_buckets(table, rows, greatest),
         }
     }
 }
@@ -115,8 +141,8 @@ impl Part<'_> {
 /// A batch's statements, in order: its `events`, then the minute and hour bucket rows.
 fn parts<'a>(
     events: &'a [&'a Liquidation],
-    minutes: &'a [(BucketKey<'a>, &'a BucketTotals)],
-    hours: &'a [(BucketKey<'a>, &'a BucketTotals)],
+    minutes: &'a [BucketRow<'a>],
+    hours: &'a [BucketRow<'a>],
 ) -> impl Iterator<Item = Part<'a>> {
     chunks(events)
         .map(Part::Events)
@@ -195,6 +221,13 @@ pub trait Store: Send + Sync {
         coin: Option<&str>,
     ) -> impl Future<Output = Result<Vec<WindowRow>, StoreError>> + Send;
 
+    /// USD liquidated over a range of minutes, every exchange, coin and side together.
+    fn window_usd(
+        &self,
+        range: MinuteRange,
+        coin: Option<&str>,
+    ) -> impl Future<Output = Result<f64, StoreError>> + Send;
+
     /// The largest single liquidation in a range of minutes.
     fn largest(
         &self,
@@ -247,9 +280,9 @@ pub async fn window_summary<S: Store>(
 ) -> Result<Summary, StoreError> {
     let range = window.range_ending_at(now_ms);
     // Four independent reads, run at once on the pool's connections.
-    let (current, previous, largest, collected_since_ms) = tokio::try_join!(
+    let (current, previous_usd, largest, collected_since_ms) = tokio::try_join!(
         store.window_rows(range, coin),
-        store.window_rows(range.previous(), coin),
+        store.window_usd(range.previous(), coin),
         store.largest(range, coin),
         store.collected_since_ms(),
     )?;
@@ -258,7 +291,7 @@ pub async fn window_summary<S: Store>(
         coin: coin.map(str::to_owned),
         range,
         current,
-        previous,
+        previous_usd,
         largest,
         collected_since_ms,
         top_n,
@@ -273,6 +306,25 @@ enum Backend {
 /// The sqlx store, on SQLite or PostgreSQL depending on its URL.
 pub struct SqlStore {
     backend: Backend,
+    /// The number of every series the buckets hold, as last read from `liq_series`.
+    series: std::sync::Mutex<Arc<SeriesIds>>,
+}
+
+/// The numbers of the series (exchange, symbol and side) that bucket rows are keyed by.
+#[derive(Debug, Default)]
+struct SeriesIds([HashMap<SmolStr, [Option<i64>; 2], FxBuild>; Exchange::ALL.len()]);
+
+impl SeriesIds {
+    fn get(&self, exchange: Exchange, symbol: &str, side: Side) -> Option<i64> {
+        self.0[exchange as usize].get(symbol)?[side_index(side)]
+    }
+}
+
+fn side_index(side: Side) -> usize {
+    match side {
+        Side::Long => 0,
+        Side::Short => 1,
+    }
 }
 
 impl SqlStore {
@@ -297,12 +349,14 @@ impl SqlStore {
                 .await?;
             Backend::Sqlite(pool)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            // No parallel workers: every query here reads a few thousand rows through an index
-            // in a few milliseconds, less than starting workers takes. Once the server has
-            // analyzed the bucket tables it planned the 24h summary in parallel, and the
-            // summary went from 8 ms to 31 ms (issue 9's notes).
-            let options =
-                PgConnectOptions::from_str(url)?.options([("max_parallel_workers_per_gather", 0)]);
+            // No parallel workers and no JIT: every query here reads a few thousand rows
+            // through an index in a few milliseconds, less than starting workers or compiling
+            // takes. Once the server has analyzed the bucket tables it planned the 24h summary
+            // in parallel, and the summary went from 8 ms to 31 ms; before it has (a store
+            // just migrated, or a server without autovacuum), the estimates pass
+            // `jit_above_cost`, and compiling took 16 ms of a 2 ms query (issue 9's notes).
+            let options = PgConnectOptions::from_str(url)?
+                .options([("max_parallel_workers_per_gather", "0"), ("jit", "off")]);
             let pool = PgPoolOptions::new()
                 .after_connect(|conn, _| {
                     Box::pin(async move {
@@ -318,7 +372,10 @@ impl SqlStore {
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
-        let store = Self { backend };
+        let store = Self {
+            backend,
+            series: std::sync::Mutex::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -396,12 +453,62 @@ impl SqlStore {
             Backend::Postgres(_) => "GREATEST",
         }
     }
+
+    /// The numbers of every series `events` fall in, numbering the new ones. A series is new
+    /// when an instrument is listed or a store is young, so almost every batch finds all of
+    /// them in memory. New ones are inserted outside the batch's transaction (another instance
+    /// may insert the same ones at once; the unique key makes both read the same number), and
+    /// then every number is read again.
+    async fn series_ids(&self, events: &[&Liquidation]) -> Result<Arc<SeriesIds>, StoreError> {
+        let known = Arc::clone(&self.series.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut new: Vec<&Liquidation> = events
+            .iter()
+            .filter(|e| known.get(e.exchange, &e.symbol, e.side).is_none())
+            .copied()
+            .collect();
+        if new.is_empty() {
+            return Ok(known);
+        }
+        fn series(e: &Liquidation) -> (&str, &str, &str) {
+            (e.exchange.as_str(), e.symbol.as_str(), e.side.as_str())
+        }
+        new.sort_unstable_by(|a, b| series(a).cmp(&series(b)));
+        new.dedup_by(|a, b| series(a) == series(b));
+        let rows: Vec<(i64, String, String, String)> = with_pool!(self, pool => {
+            for chunk in chunks(&new) {
+                let mut qb = QueryBuilder::new("INSERT INTO liq_series (exchange, symbol, side, base) ");
+                qb.push_values(chunk, |mut row, e| {
+                    row.push_bind(e.exchange.as_str())
+                        .push_bind(e.symbol.to_string())
+                        .push_bind(e.side.as_str())
+                        .push_bind(e.base.to_string());
+                });
+                qb.push(" ON CONFLICT (exchange, symbol, side) DO NOTHING");
+                qb.build().execute(pool).await?;
+            }
+            sqlx::query_as("SELECT id, exchange, symbol, side FROM liq_series")
+                .fetch_all(pool)
+                .await?
+        });
+        let mut ids = SeriesIds::default();
+        for (id, exchange, symbol, side) in rows {
+            // A series of a venue this version does not know was written by a newer one.
+            if let (Ok(exchange), Ok(side)) = (parse_exchange(&exchange), parse_side(&side)) {
+                ids.0[exchange as usize]
+                    .entry(SmolStr::new(symbol))
+                    .or_default()[side_index(side)] = Some(id);
+            }
+        }
+        let ids = Arc::new(ids);
+        *self.series.lock().unwrap_or_else(PoisonError::into_inner) = Arc::clone(&ids);
+        Ok(ids)
+    }
 }
 
 /// The SQL that adds a batch of bucket rows to `table`.
 fn bucket_upsert_sql(table: &str, greatest: &str) -> String {
     format!(
-        " ON CONFLICT (slot, exchange, symbol, side) DO UPDATE SET \
+        " ON CONFLICT (slot, series) DO UPDATE SET \
          usd = {table}.usd + excluded.usd, cnt = {table}.cnt + excluded.cnt, \
          max_usd = {greatest}({table}.max_usd, excluded.max_usd), \
          max_price = CASE WHEN excluded.max_usd > {table}.max_usd \
@@ -409,6 +516,42 @@ fn bucket_upsert_sql(table: &str, greatest: &str) -> String {
          max_ts_ms = CASE WHEN excluded.max_usd > {table}.max_usd \
          THEN excluded.max_ts_ms ELSE {table}.max_ts_ms END"
     )
+}
+
+/// The condition that keeps bucket rows of the coin bound at `$n`.
+fn coin_filter(n: u8) -> String {
+    format!(" AND series IN (SELECT id FROM liq_series WHERE base = ${n})")
+}
+
+/// The statement that reads bucket rows over a range covered as [`MinuteRange::cover`] says
+/// (binds $1..$10: the hours, two minute ranges to add and two to subtract; $11 for the coin
+/// when `coin` is true), selecting `columns` of each row, which may use `{sign}`: empty for
+/// rows added, `-` for rows subtracted.
+fn cover_sql(columns: &str, coin: bool) -> String {
+    let filter = if coin { coin_filter(11) } else { String::new() };
+    let part = |table: &str, sign: &str, a: u8| {
+        format!(
+            "SELECT {} FROM {table} WHERE slot >= ${a} AND slot < ${}{filter}",
+            columns.replace("{sign}", sign),
+            a + 1
+        )
+    };
+    [
+        part("liq_hour", "", 1),
+        part("liq_minute", "", 3),
+        part("liq_minute", "", 5),
+        part("liq_minute", "-", 7),
+        part("liq_minute", "-", 9),
+    ]
+    .join(" UNION ALL ")
+}
+
+/// The binds of [`cover_sql`] for `range`, in order.
+fn cover_binds(range: MinuteRange) -> impl Iterator<Item = i64> {
+    let c = range.cover();
+    [c.hours, c.plus[0], c.plus[1], c.minus[0], c.minus[1]]
+        .into_iter()
+        .flat_map(|r| [r.start, r.end])
 }
 
 /// The three parts of a range (leading minutes, whole hours, trailing minutes) as binds.
@@ -421,7 +564,7 @@ fn range_binds(range: MinuteRange) -> [i64; 6] {
 /// and $7 for the coin when `coin` is true), selecting `minute` columns from minute buckets and
 /// `hour` columns from hour buckets.
 fn union_sql(minute: &str, hour: &str, coin: bool) -> String {
-    let filter = if coin { " AND base = $7" } else { "" };
+    let filter = if coin { &coin_filter(7) } else { "" };
     format!(
         "SELECT {minute} FROM liq_minute WHERE slot >= $1 AND slot < $2{filter} \
          UNION ALL SELECT {hour} FROM liq_hour WHERE slot >= $3 AND slot < $4{filter} \
@@ -515,30 +658,19 @@ fn heat_sql(sqlite: bool) -> String {
     )
 }
 
-/// A multi-row upsert of bucket `rows` into `table`, adding them to the rows there; names are
-/// bound from `texts`.
-fn upsert_buckets<DB>(
-    table: &str,
-    rows: &[(BucketKey<'_>, &BucketTotals)],
-    greatest: &str,
-    texts: &mut Texts,
-) -> QueryBuilder<DB>
+/// A multi-row upsert of bucket `rows` into `table`, adding them to the rows there.
+fn upsert_buckets<DB>(table: &str, rows: &[BucketRow<'_>], greatest: &str) -> QueryBuilder<DB>
 where
     DB: sqlx::Database,
-    for<'a> Arc<str>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     for<'a> f64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
     let mut qb = QueryBuilder::new(format!(
-        "INSERT INTO {table} \
-         (slot, exchange, symbol, side, base, usd, cnt, max_usd, max_price, max_ts_ms) "
+        "INSERT INTO {table} (slot, series, usd, cnt, max_usd, max_price, max_ts_ms) "
     ));
-    qb.push_values(rows, |mut row, (k, t)| {
-        row.push_bind(k.slot)
-            .push_bind(texts.get(k.exchange.as_str()))
-            .push_bind(texts.get(k.symbol))
-            .push_bind(texts.get(k.side.as_str()))
-            .push_bind(texts.get(k.base))
+    qb.push_values(rows, |mut row, (slot, series, t)| {
+        row.push_bind(*slot)
+            .push_bind(*series)
             .push_bind(t.usd)
             .push_bind(t.count)
             .push_bind(t.max_usd)
@@ -585,6 +717,7 @@ impl Store for SqlStore {
         unique.sort_unstable_by(|a, b| event_key(a).cmp(&event_key(b)));
         unique.dedup_by(|a, b| event_key(a) == event_key(b));
         let greatest = self.greatest();
+        let ids = self.series_ids(&unique).await?;
         let mut texts = Texts::default();
         let inserted = with_pool!(self, pool => {
             // SQLite has one writer at a time, and almost every batch holds new events only:
@@ -601,7 +734,8 @@ impl Store for SqlStore {
                     minutes.record(e);
                 }
                 let hours = minutes.hourly();
-                let (minute_rows, hour_rows) = (minutes.sorted(), hours.sorted());
+                let minute_rows = bucket_rows(&minutes.sorted(), &ids)?;
+                let hour_rows = bucket_rows(&hours.sorted(), &ids)?;
                 let mut tx = pool.begin().await?;
                 let statements = parts(&unique, &minute_rows, &hour_rows)
                     .map(|part| part.statement(greatest, &mut texts));
@@ -650,7 +784,8 @@ impl Store for SqlStore {
                         minutes.record(e);
                     }
                     let hours = minutes.hourly();
-                    let (minute_rows, hour_rows) = (minutes.sorted(), hours.sorted());
+                    let minute_rows = bucket_rows(&minutes.sorted(), &ids)?;
+                    let hour_rows = bucket_rows(&hours.sorted(), &ids)?;
                     let statements = parts(&[], &minute_rows, &hour_rows)
                         .map(|part| part.statement(greatest, &mut texts));
                     execute_pipelined(&mut tx, statements).await?;
@@ -671,37 +806,25 @@ impl Store for SqlStore {
         coin: Option<&str>,
     ) -> Result<Vec<WindowRow>, StoreError> {
         // Whole hours from the hour buckets, plus or minus at most 30 minutes of minute
-        // buckets at each edge (see `MinuteRange::cover`). Counts are summed as doubles (exact
-        // below 2^53): PostgreSQL sums BIGINTs as NUMERIC, a third of the query's time.
-        let filter = if coin.is_some() {
-            " AND base = $11"
-        } else {
-            ""
-        };
-        let part = |table: &str, sign: &str, a: u8| {
-            format!(
-                "SELECT exchange, base, side, {sign}usd AS usd, \
-                 {sign}CAST(cnt AS DOUBLE PRECISION) AS cnt FROM {table} \
-                 WHERE slot >= ${a} AND slot < ${}{filter}",
-                a + 1
-            )
-        };
+        // buckets at each edge (see `MinuteRange::cover`), summed per series, whose names are
+        // then joined to the hundred or so sums: grouping thousands of rows by one number is
+        // what makes this fast. Counts are summed as doubles (exact below 2^53): PostgreSQL
+        // sums BIGINTs as NUMERIC, a third of the query's time.
         let sql = format!(
-            "SELECT exchange, base, side, SUM(usd) AS usd, CAST(SUM(cnt) AS BIGINT) AS cnt FROM \
-             ({} UNION ALL {} UNION ALL {} UNION ALL {} UNION ALL {}) t \
-             GROUP BY exchange, base, side HAVING SUM(cnt) <> 0 ORDER BY exchange, base, side",
-            part("liq_hour", "", 1),
-            part("liq_minute", "", 3),
-            part("liq_minute", "", 5),
-            part("liq_minute", "-", 7),
-            part("liq_minute", "-", 9),
+            "SELECT s.exchange, s.base, s.side, SUM(t.usd) AS usd, \
+             CAST(SUM(t.cnt) AS BIGINT) AS cnt FROM \
+             (SELECT series, SUM(usd) AS usd, SUM(cnt) AS cnt FROM ({}) u GROUP BY series) t \
+             JOIN liq_series s ON s.id = t.series GROUP BY s.exchange, s.base, s.side \
+             HAVING SUM(t.cnt) <> 0 ORDER BY s.exchange, s.base, s.side",
+            cover_sql(
+                "series, {sign}usd AS usd, {sign}CAST(cnt AS DOUBLE PRECISION) AS cnt",
+                coin.is_some()
+            )
         );
-        let c = range.cover();
-        let binds = [c.hours, c.plus[0], c.plus[1], c.minus[0], c.minus[1]];
         let rows = with_pool!(self, pool => {
             let mut q = sqlx::query(AssertSqlSafe(sql));
-            for r in binds {
-                q = q.bind(r.start).bind(r.end);
+            for v in cover_binds(range) {
+                q = q.bind(v);
             }
             if let Some(coin) = coin {
                 q = q.bind(coin);
@@ -721,19 +844,38 @@ impl Store for SqlStore {
         Ok(rows)
     }
 
+    async fn window_usd(&self, range: MinuteRange, coin: Option<&str>) -> Result<f64, StoreError> {
+        // The rows `window_rows` reads, summed without grouping.
+        let sql = format!(
+            "SELECT SUM(usd) FROM ({}) u",
+            cover_sql("{sign}usd AS usd", coin.is_some())
+        );
+        let usd: Option<f64> = with_pool!(self, pool => {
+            let mut q = sqlx::query_scalar(AssertSqlSafe(sql));
+            for v in cover_binds(range) {
+                q = q.bind(v);
+            }
+            if let Some(coin) = coin {
+                q = q.bind(coin);
+            }
+            q.fetch_one(pool).await?
+        });
+        Ok(usd.unwrap_or(0.0))
+    }
+
     async fn largest(
         &self,
         range: MinuteRange,
         coin: Option<&str>,
     ) -> Result<Option<Largest>, StoreError> {
-        // Every bucket keeps its largest order's price and time.
+        // Every bucket keeps its largest order's price and time; the names are joined to the
+        // one row found.
+        let columns = "series, max_usd, max_price, max_ts_ms";
         let sql = format!(
-            "SELECT * FROM ({}) t ORDER BY max_usd DESC LIMIT 1",
-            union_sql(
-                "exchange, symbol, side, base, max_usd, max_price, max_ts_ms",
-                "exchange, symbol, side, base, max_usd, max_price, max_ts_ms",
-                coin.is_some(),
-            )
+            "SELECT s.exchange, s.symbol, s.side, s.base, t.max_usd, t.max_price, t.max_ts_ms \
+             FROM (SELECT * FROM ({}) u ORDER BY max_usd DESC LIMIT 1) t \
+             JOIN liq_series s ON s.id = t.series",
+            union_sql(columns, columns, coin.is_some())
         );
         with_pool!(self, pool => {
             let mut q = sqlx::query(AssertSqlSafe(sql));
@@ -1154,6 +1296,134 @@ mod tests {
             .unwrap();
     }
 
+    /// Bucket rows as versions before series numbers wrote them: two series, in minutes 1 and
+    /// 2 and hour 0, with their largest orders.
+    const NAMED_BUCKETS: &str = "
+        INSERT INTO liq_minute (slot, exchange, symbol, side, base, usd, cnt, max_usd, max_price, max_ts_ms)
+            VALUES (1, 'binance', 'BTCUSDT', 'long', 'BTC', 6000, 2, 5000, 200, 61000),
+                   (2, 'okx', 'ETH-USDT-SWAP', 'short', 'ETH', 300, 1, 300, 10, 120500);
+        INSERT INTO liq_hour (slot, exchange, symbol, side, base, usd, cnt, max_usd, max_price, max_ts_ms)
+            VALUES (0, 'binance', 'BTCUSDT', 'long', 'BTC', 6000, 2, 5000, 200, 61000),
+                   (0, 'okx', 'ETH-USDT-SWAP', 'short', 'ETH', 300, 1, 300, 10, 120500);";
+
+    /// Checks a store whose buckets were written by name, now opened: every sum, count and
+    /// largest order reads as before, and new events add to the same series.
+    async fn check_moved_buckets(store: &SqlStore) {
+        let name = store.backend_name();
+        let row = |exchange, base: &str, side, usd, count| WindowRow {
+            exchange,
+            base: base.to_owned(),
+            side,
+            usd,
+            count,
+        };
+        let btc = row(Exchange::Binance, "BTC", Side::Long, 6_000.0, 2);
+        let eth = row(Exchange::Okx, "ETH", Side::Short, 300.0, 1);
+        // From minute buckets (minutes 0 to 2) and from the hour bucket (minutes 0 to 59).
+        for range in [
+            MinuteRange { start: 0, end: 3 },
+            MinuteRange { start: 0, end: 60 },
+        ] {
+            let rows = store.window_rows(range, None).await.unwrap();
+            assert_eq!(rows, [btc.clone(), eth.clone()], "{name} {range:?}");
+            assert_eq!(store.window_usd(range, None).await.unwrap(), 6_300.0);
+            assert_eq!(store.window_usd(range, Some("ETH")).await.unwrap(), 300.0);
+            let rows = store.window_rows(range, Some("ETH")).await.unwrap();
+            assert_eq!(rows, std::slice::from_ref(&eth), "{name} {range:?}");
+            let largest = store.largest(range, None).await.unwrap().unwrap();
+            assert_eq!(
+                (
+                    largest.exchange,
+                    largest.symbol.as_str(),
+                    largest.side,
+                    largest.usd,
+                    largest.price,
+                    largest.ts_ms
+                ),
+                (
+                    Exchange::Binance,
+                    "BTCUSDT",
+                    Side::Long,
+                    5_000.0,
+                    Some(200.0),
+                    Some(61_000)
+                ),
+                "{name} {range:?}"
+            );
+        }
+        let new = Liquidation {
+            exchange: Exchange::Binance,
+            symbol: "BTCUSDT".into(),
+            base: "BTC".into(),
+            quote: "USDT".into(),
+            side: Side::Long,
+            price: 250.0,
+            quantity: 4.0,
+            usd: 1_000.0,
+            ts_ms: 62_000,
+        };
+        assert_eq!(store.insert_batch(&[new]).await.unwrap().inserted, 1);
+        for range in [
+            MinuteRange { start: 0, end: 3 },
+            MinuteRange { start: 0, end: 60 },
+        ] {
+            let rows = store.window_rows(range, Some("BTC")).await.unwrap();
+            assert_eq!(
+                rows,
+                [row(Exchange::Binance, "BTC", Side::Long, 7_000.0, 3)],
+                "{name} {range:?}"
+            );
+        }
+        let series: i64 = with_pool!(store, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM liq_series")
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        });
+        assert_eq!(series, 2, "{name}");
+    }
+
+    /// Buckets written by exchange, symbol and side move to series numbers when the store is
+    /// opened, on SQLite and (when `.ci/run` names a server) on PostgreSQL.
+    #[tokio::test]
+    async fn buckets_stored_by_name_move_to_series_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("old.db").display());
+        let options = SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        let before = migration_index(schema::SQLITE, "liq_series");
+        let setup = schema_before(schema::SQLITE, before) + NAMED_BUCKETS;
+        sqlx::raw_sql(AssertSqlSafe(setup))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let store = SqlStore::open(&url).await.unwrap();
+        check_moved_buckets(&store).await;
+        store.close().await;
+
+        let Some((admin, name, url)) = scratch_postgres("series").await else {
+            return;
+        };
+        let pool = PgPool::connect(&url).await.unwrap();
+        let before = migration_index(schema::POSTGRES, "liq_series");
+        let setup = schema_before(schema::POSTGRES, before) + NAMED_BUCKETS;
+        sqlx::raw_sql(AssertSqlSafe(setup))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let store = SqlStore::open(&url).await.unwrap();
+        check_moved_buckets(&store).await;
+        store.close().await;
+        sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+
     /// A new database on the PostgreSQL server `.ci/run` names (none without one): the admin
     /// pool that drops it after, its name and its URL.
     async fn scratch_postgres(tag: &str) -> Option<(PgPool, String, String)> {
@@ -1173,10 +1443,10 @@ mod tests {
         Some((admin, name, url))
     }
 
-    /// The store's PostgreSQL connections plan without parallel workers, which cost more to
-    /// start than its queries take.
+    /// The store's PostgreSQL connections plan without parallel workers and without JIT
+    /// compilation, which cost more to start than its queries take.
     #[tokio::test]
-    async fn postgres_connections_plan_without_parallel_workers() {
+    async fn postgres_connections_plan_without_parallel_workers_or_jit() {
         let Some((admin, name, url)) = scratch_postgres("parallel").await else {
             return;
         };
@@ -1189,6 +1459,11 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(workers, "0");
+        let jit: String = sqlx::query_scalar("SHOW jit")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(jit, "off");
         store.close().await;
         sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
             .execute(&admin)
