@@ -182,24 +182,25 @@ impl MinuteBuckets {
         self.map.is_empty()
     }
 
+    /// The buckets, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (BucketKey<'_>, &BucketTotals)> {
+        self.map.iter().map(|(&(slot, number, side), totals)| {
+            let instrument = &self.instruments[number as usize];
+            let key = BucketKey {
+                slot,
+                exchange: instrument.exchange,
+                symbol: &instrument.symbol,
+                side,
+                base: &instrument.base,
+            };
+            (key, totals)
+        })
+    }
+
     /// The buckets, in a stable order (by slot, exchange, symbol, side).
     #[must_use]
     pub fn sorted(&self) -> Vec<(BucketKey<'_>, &BucketTotals)> {
-        let mut rows: Vec<_> = self
-            .map
-            .iter()
-            .map(|(&(slot, number, side), totals)| {
-                let instrument = &self.instruments[number as usize];
-                let key = BucketKey {
-                    slot,
-                    exchange: instrument.exchange,
-                    symbol: &instrument.symbol,
-                    side,
-                    base: &instrument.base,
-                };
-                (key, totals)
-            })
-            .collect();
+        let mut rows: Vec<_> = self.iter().collect();
         rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         rows
     }

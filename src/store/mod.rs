@@ -42,7 +42,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, QueryBuilder, Row};
 
-use crate::analytics::buckets::{BucketKey, BucketTotals, FxBuild};
+use crate::analytics::buckets::{BucketTotals, FxBuild};
 use crate::analytics::heatmap::{BinnedUsd, HeatAxis};
 use crate::analytics::{
     Largest, MinuteBuckets, MinuteRange, Summary, SummaryInput, Window, WindowRow, summarize,
@@ -93,10 +93,10 @@ impl Texts {
 /// A bucket row to write: its slot, its series' number and its totals.
 type BucketRow<'a> = (i64, i64, &'a BucketTotals);
 
-/// `buckets` keyed by their series' numbers in `ids`, in key order, the order every writer
+/// The `buckets` keyed by their series' numbers in `ids`, in key order, the order every writer
 /// locks rows in.
 fn bucket_rows<'a>(
-    buckets: &[(BucketKey<'_>, &'a BucketTotals)],
+    buckets: &'a MinuteBuckets,
     ids: &SeriesIds,
 ) -> Result<Vec<BucketRow<'a>>, StoreError> {
     let mut rows = buckets
@@ -108,7 +108,7 @@ fn bucket_rows<'a>(
                     k.exchange, k.symbol, k.side
                 ))
             })?;
-            Ok((k.slot, series, *totals))
+            Ok((k.slot, series, totals))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     rows.sort_unstable_by_key(|&(slot, series, _)| (slot, series));
@@ -734,8 +734,8 @@ impl Store for SqlStore {
                     minutes.record(e);
                 }
                 let hours = minutes.hourly();
-                let minute_rows = bucket_rows(&minutes.sorted(), &ids)?;
-                let hour_rows = bucket_rows(&hours.sorted(), &ids)?;
+                let minute_rows = bucket_rows(&minutes, &ids)?;
+                let hour_rows = bucket_rows(&hours, &ids)?;
                 let mut tx = pool.begin().await?;
                 let statements = parts(&unique, &minute_rows, &hour_rows)
                     .map(|part| part.statement(greatest, &mut texts));
@@ -784,8 +784,8 @@ impl Store for SqlStore {
                         minutes.record(e);
                     }
                     let hours = minutes.hourly();
-                    let minute_rows = bucket_rows(&minutes.sorted(), &ids)?;
-                    let hour_rows = bucket_rows(&hours.sorted(), &ids)?;
+                    let minute_rows = bucket_rows(&minutes, &ids)?;
+                    let hour_rows = bucket_rows(&hours, &ids)?;
                     let statements = parts(&[], &minute_rows, &hour_rows)
                         .map(|part| part.statement(greatest, &mut texts));
                     execute_pipelined(&mut tx, statements).await?;
@@ -1259,36 +1259,45 @@ mod tests {
             event(1_000, 100.1, Side::Long),
             event(2_000, 99.7, Side::Short),
         ];
+        check_migration(marker, &rows(&old), async |store: &SqlStore| {
+            check_moved_events(store, &old).await;
+        })
+        .await;
+    }
+
+    /// Builds a store just before the first migration containing `marker`, on SQLite and (when
+    /// `.ci/run` names a server) on PostgreSQL, runs `rows` in it, opens it as this version and
+    /// runs `check` on it.
+    async fn check_migration(marker: &str, rows: &str, check: impl AsyncFn(&SqlStore)) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("old.db").display());
         let options = SqliteConnectOptions::from_str(&url)
             .unwrap()
             .create_if_missing(true);
         let pool = SqlitePool::connect_with(options).await.unwrap();
-        let setup =
-            schema_before(schema::SQLITE, migration_index(schema::SQLITE, marker)) + &rows(&old);
+        let setup = schema_before(schema::SQLITE, migration_index(schema::SQLITE, marker)) + rows;
         sqlx::raw_sql(AssertSqlSafe(setup))
             .execute(&pool)
             .await
             .unwrap();
         pool.close().await;
         let store = SqlStore::open(&url).await.unwrap();
-        check_moved_events(&store, &old).await;
+        check(&store).await;
         store.close().await;
 
         let Some((admin, name, url)) = scratch_postgres("migration").await else {
             return;
         };
         let pool = PgPool::connect(&url).await.unwrap();
-        let setup = schema_before(schema::POSTGRES, migration_index(schema::POSTGRES, marker))
-            + &rows(&old);
+        let setup =
+            schema_before(schema::POSTGRES, migration_index(schema::POSTGRES, marker)) + rows;
         sqlx::raw_sql(AssertSqlSafe(setup))
             .execute(&pool)
             .await
             .unwrap();
         pool.close().await;
         let store = SqlStore::open(&url).await.unwrap();
-        check_moved_events(&store, &old).await;
+        check(&store).await;
         store.close().await;
         sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
             .execute(&admin)
@@ -1387,41 +1396,7 @@ mod tests {
     /// opened, on SQLite and (when `.ci/run` names a server) on PostgreSQL.
     #[tokio::test]
     async fn buckets_stored_by_name_move_to_series_numbers() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("old.db").display());
-        let options = SqliteConnectOptions::from_str(&url)
-            .unwrap()
-            .create_if_missing(true);
-        let pool = SqlitePool::connect_with(options).await.unwrap();
-        let before = migration_index(schema::SQLITE, "liq_series");
-        let setup = schema_before(schema::SQLITE, before) + NAMED_BUCKETS;
-        sqlx::raw_sql(AssertSqlSafe(setup))
-            .execute(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
-        let store = SqlStore::open(&url).await.unwrap();
-        check_moved_buckets(&store).await;
-        store.close().await;
-
-        let Some((admin, name, url)) = scratch_postgres("series").await else {
-            return;
-        };
-        let pool = PgPool::connect(&url).await.unwrap();
-        let before = migration_index(schema::POSTGRES, "liq_series");
-        let setup = schema_before(schema::POSTGRES, before) + NAMED_BUCKETS;
-        sqlx::raw_sql(AssertSqlSafe(setup))
-            .execute(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
-        let store = SqlStore::open(&url).await.unwrap();
-        check_moved_buckets(&store).await;
-        store.close().await;
-        sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
-            .execute(&admin)
-            .await
-            .unwrap();
+        check_migration("liq_series", NAMED_BUCKETS, check_moved_buckets).await;
     }
 
     /// A new database on the PostgreSQL server `.ci/run` names (none without one): the admin
