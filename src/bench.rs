@@ -842,3 +842,41 @@ pub async fn discord_report(commands: usize, per_second: u32) -> anyhow::Result<
             * 1e3,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `bench ingest --frames FILE` reads the file's frames, counts what it cannot read, stores
+    /// each event once and prints the USD totals the store computed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ingest_from_a_frame_file_prints_the_usd_totals_of_its_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("frames.jsonl");
+        let frame = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/binance/long_liquidated.json"
+        ))
+        .unwrap();
+        let frame = frame.trim();
+        // The same frame twice, a blank line (skipped) and a line that is not a frame.
+        std::fs::write(&path, format!("{frame}\n\n{frame}\nnot json\n")).unwrap();
+        let frames = ingest_frames(BenchVenue::Binance, Some(&path), 0).unwrap();
+        assert_eq!(frames.len(), 3);
+        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        let report = ingest_report(BenchVenue::Binance, &frames, &url, 500)
+            .await
+            .unwrap();
+        assert!(
+            report.contains("3 frames, 2 events (1 malformed frames"),
+            "{report}"
+        );
+        assert!(report.contains("(1 stored, 1 duplicates)"), "{report}");
+        // 0.288 BTC at the average fill price, 39,021.00.
+        let line = format!(
+            "    {:8} {:6} {:>9} {:>18.2}",
+            "binance", "long", 1, 11_238.05
+        );
+        assert!(report.contains(&line), "{report}");
+    }
+}
